@@ -1,0 +1,1 @@
+"""Orienta: an orientation bot for the families Progetto Integrazione serves."""

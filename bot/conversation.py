@@ -1,0 +1,61 @@
+"""One turn for one user: load the session, step the dialog, save, return the replies.
+
+The only place where the pure dialog meets storage. Turns of the same user run one at a
+time (a per-user lock), so two quick messages cannot overwrite each other's answers; a bug
+in the dialog costs the user one kind apology, not the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+
+from bot.dialogs import texts as T
+from bot.dialogs.model import Event, Reply, Section
+from bot.dialogs.orientation import Resources, step
+from bot.storage import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+class Conversation:
+    def __init__(self, resources: Resources, store: SessionStore, today: Callable[[], date]):
+        self.resources, self.store, self.today = resources, store, today
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def _user_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def handle(self, channel: str, user_id: str, event: Event) -> list[Reply]:
+        async with self._user_lock((channel, user_id)):
+            session = await self.store.load(channel, user_id)
+            try:
+                new, replies = step(session, event, self.resources, self.today())
+            except Exception:
+                # No message text or names in the log: only what failed and where.
+                log.exception("dialog step failed (channel=%s, state=%s, event=%s)",
+                              channel, session.state if session else None, type(event).__name__)
+                tr = self.resources.catalogs.get(session.lang if session else None)
+                return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
+            if new is None:
+                await self.store.delete(channel, user_id)
+            else:
+                await self.store.save(channel, user_id, new)
+            return replies
+
+    async def has_session(self, channel: str, user_id: str) -> bool:
+        return await self.store.load(channel, user_id) is not None

@@ -1,0 +1,136 @@
+"""The dialog's vocabulary: what comes in (events), what is kept (session), what goes out (replies).
+
+All frozen dataclasses, so a step can never change the session it was given; channels build
+events from their platform's updates and render replies within their platform's limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message the user typed."""
+
+    text: str
+    client_lang: str | None = None  # what the user's app says its language is, if anything
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button pressed: `data` is the button's short id (e.g. 'n:school')."""
+
+    data: str
+    client_lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """/start, /restart, /back, /language, /help, /forget, /ukraina; `arg` is the rest."""
+
+    name: str
+    arg: str = ""
+    client_lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    client_lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Other:
+    """Anything else: sticker, voice, photo, video, document, contact... (`kind` says which)."""
+
+    kind: str
+    client_lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The user comes back to a stored conversation (console restart): repeat the question."""
+
+    client_lang: str | None = None
+
+
+Event = Text | Press | Command | Location | Other | Resume
+
+# ------------------------------------------------------------------ replies
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str  # short ASCII, never translated: fits Telegram's 64-byte callback_data
+    label: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """A block of a message; a service card is one section, so long answers split between them."""
+
+    body: str
+    title: str | None = None  # shown bold where the channel can
+
+
+@dataclass(frozen=True)
+class Reply:
+    sections: tuple[Section, ...]
+    buttons: tuple[Button, ...] = ()
+    services: tuple[str, ...] = ()  # ids of the services shown
+    lang: str = "it"
+    state: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(
+            f"{s.title}\n{s.body}" if s.title and s.body else (s.title or s.body)
+            for s in self.sections
+        )
+
+
+# ------------------------------------------------------------------ session
+
+LangSource = Literal["default", "client", "text", "user", "link"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the bot remembers about one user between messages: slots, state and language."""
+
+    state: str = "start"
+    lang: str | None = None
+    lang_source: LangSource = "default"
+    comune: str | None = None  # ISTAT code
+    age: str | None = None  # age group id
+    need: str | None = None
+    municipio: int | None = None  # 0: the user does not know
+    filled: tuple[str, ...] = ()  # slots in the order they were filled, for /back
+    choices: tuple[str, ...] = ()  # ISTAT codes offered when a name was ambiguous
+    service: str | None = None  # a service preset by a deep link
+    turn: int = 0
+
+    def with_slot(self, slot: str, value: Any) -> Session:
+        filled = tuple(s for s in self.filled if s != slot) + ((slot,) if value is not None else ())
+        return replace(self, **{slot: value}, filled=filled)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["filled"] = list(self.filled)
+        data["choices"] = list(self.choices)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        """Tolerant of fields added or removed between versions: a restart loses nothing."""
+        known = {f.name for f in fields(cls)}
+        clean = {k: v for k, v in data.items() if k in known}
+        for key in ("filled", "choices"):
+            if key in clean:
+                clean[key] = tuple(clean[key] or ())
+        return cls(**clean)

@@ -1,0 +1,602 @@
+"""The orientation dialog: a pure state machine from (session, event) to (session, replies).
+
+Theory of operation
+-------------------
+The bot needs three slots — the comune, the age group of the person who needs help, and
+the need — and, in Milan, sometimes the Municipio. The user may fill them in any order, by
+button or in free text, one at a time or all at once ("abito a Bresso, mio figlio ha 9 anni
+e non parla italiano a scuola"). After every event the dialog fills what it understood and
+asks for the first slot still missing (`advance`); when all are there it shows the services
+that apply (`bot.matching.choose_services`), or the closest useful alternatives — never a
+dead end.
+
+The state names the question on screen, which also tells how to read free text: when the
+bot has asked for the age, a bare "9" is an age; when it has asked for the comune, a bare
+"Paderno" is a place (and an ambiguous one: the user picks). Commands work in every state.
+The table `TRANSITIONS` below is the whole conversation: (state, event kind) -> handler,
+with `ANY` rows for what every state accepts.
+
+`step` never awaits, reads a file or imports a channel: channels turn their updates into
+events and render the neutral replies. A returned session of None means "forget this
+user" (/forget): the caller deletes what it stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+
+from bot import deeplink
+from bot.dialogs import texts as T
+from bot.dialogs.cards import service_card, why_line
+from bot.dialogs.model import (
+    Button,
+    Command,
+    Event,
+    Location,
+    Other,
+    Press,
+    Reply,
+    Resume,
+    Section,
+    Session,
+    Text,
+)
+from bot.i18n import Catalogs, Translator
+from bot.knowledge import Comune, KnowledgeBase
+from bot.matching import (
+    UKRAINE,
+    Query,
+    asks_municipio,
+    choose_services,
+    in_area,
+    needs_served,
+    ukrainian_help,
+)
+from bot.text import clean_user_text, normalize
+from bot.understanding import ComuneMatch, Understanding
+
+
+class State(StrEnum):
+    START = "start"  # nothing asked yet
+    ASK_COMUNE = "ask_comune"
+    CHOOSE_COMUNE = "choose_comune"  # the name typed fits several comuni
+    ASK_AGE = "ask_age"
+    ASK_NEED = "ask_need"
+    ASK_MUNICIPIO = "ask_municipio"  # Milan only, when a service serves some Municipi
+    RESULTS = "results"
+    SHOW_SERVICE = "show_service"  # a deep link named one service
+    CHOOSE_LANGUAGE = "choose_language"
+
+
+ANY = "*"
+ECHO_LIMIT = 40  # characters of the user's text quoted back
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the dialog reads but never changes: knowledge, understanding, languages."""
+
+    kb: KnowledgeBase
+    nlu: Understanding
+    catalogs: Catalogs
+
+
+@dataclass(frozen=True)
+class Ctx:
+    res: Resources
+    today: date
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.res.kb
+
+    def tr(self, session: Session) -> Translator:
+        return self.res.catalogs.get(session.lang)
+
+
+Outcome = tuple[Session | None, list[Reply]]
+Handler = Callable[[Session, Event, Ctx], Outcome]
+
+
+def msg(*bodies: str, buttons: tuple[Button, ...] = (), services: tuple[str, ...] = ()) -> Reply:
+    return Reply(tuple(Section(b) for b in bodies if b), buttons, services)
+
+
+# ------------------------------------------------------------------ the questions
+
+
+def advance(s: Session, ctx: Ctx, before: list[Reply] | None = None) -> Outcome:
+    """Ask for the first slot still missing, or show the results when none is."""
+    replies = list(before or [])
+    kb = ctx.kb
+    if s.choices:
+        state = State.CHOOSE_COMUNE
+    elif s.comune is None:
+        state = State.ASK_COMUNE
+    elif s.age is None:
+        state = State.ASK_AGE
+    elif s.need is None:
+        state = State.ASK_NEED
+    elif s.municipio is None and asks_municipio(kb, _query(s, ctx), ctx.today):
+        state = State.ASK_MUNICIPIO
+    else:
+        state = State.RESULTS
+    s = replace(s, state=state)
+    replies.append(results(s, ctx) if state == State.RESULTS else question(s, ctx))
+    return s, replies
+
+
+def question(s: Session, ctx: Ctx) -> Reply:
+    """The reply that asks the question of the current state (also re-asked after odd input)."""
+    tr, kb = ctx.tr(s), ctx.kb
+    match s.state:
+        case State.ASK_COMUNE | State.START:
+            buttons = tuple(Button(f"c:{c}", kb.comuni[c].name) for c in kb.menu_comuni)
+            lang = Button("l:menu", "🌐 " + tr(T.BUTTON_LANGUAGE))
+            return msg(tr(T.ASK_COMUNE), tr(T.ASK_COMUNE_HINT), buttons=(*buttons, lang))
+        case State.CHOOSE_COMUNE:
+            buttons = tuple(Button(f"c:{c}", _comune_label(kb.comuni[c])) for c in s.choices)
+            return msg(tr(T.CHOOSE_COMUNE), buttons=buttons)
+        case State.ASK_AGE:
+            buttons = tuple(Button(f"a:{a.id}", tr(a.label)) for a in kb.ages.values())
+            return msg(tr(T.ASK_AGE), tr(T.ASK_AGE_HINT), buttons=buttons)
+        case State.ASK_NEED:
+            buttons = tuple(Button(f"n:{n.id}", tr(n.label)) for n in kb.needs.values())
+            return msg(tr(T.ASK_NEED), tr(T.ASK_NEED_HINT), buttons=buttons)
+        case State.ASK_MUNICIPIO:
+            buttons = tuple(Button(f"m:{m}", tr(T.MUNICIPIO_LABEL, number=m)) for m in kb.municipi)
+            return msg(tr(T.ASK_MUNICIPIO), tr(T.ASK_MUNICIPIO_HINT),
+                       buttons=(*buttons, Button("m:0", tr(T.MUNICIPIO_UNKNOWN))))
+        case State.CHOOSE_LANGUAGE:
+            buttons = tuple(Button(f"l:{lang.code}", lang.name) for lang in ctx.res.catalogs.languages)
+            return msg(tr(T.CHOOSE_LANGUAGE), buttons=buttons)
+        case State.SHOW_SERVICE:
+            return show_service(s, ctx)
+        case _:
+            return results(s, ctx)
+
+
+def _comune_label(c: Comune) -> str:
+    return f"{c.name} ({c.province})"
+
+
+def _query(s: Session, ctx: Ctx) -> Query:
+    assert s.comune and s.age and s.need
+    return Query(ctx.kb.comuni[s.comune], s.age, s.need, s.municipio)
+
+
+def _next_buttons(tr: Translator) -> tuple[Button, ...]:
+    return (
+        Button("x:need", tr(T.BUTTON_CHANGE_NEED)),
+        Button("x:comune", tr(T.BUTTON_CHANGE_COMUNE)),
+        Button("x:new", tr(T.BUTTON_RESTART)),
+    )
+
+
+def results(s: Session, ctx: Ctx) -> Reply:
+    """The services that apply, each with why, contacts and hours; else the alternatives."""
+    tr, kb = ctx.tr(s), ctx.kb
+    q = _query(s, ctx)
+    found = choose_services(kb, q, ctx.today)
+    sections: list[Section] = []
+    buttons: tuple[Button, ...] = ()
+    if found:
+        sections.append(Section(tr(T.RESULTS)))
+        sections += [service_card(sv, kb, tr, why_line(sv, kb, q.comune, q.age, q.need, tr)) for sv in found]
+    else:
+        sections.append(Section(tr(T.RESULTS_NONE, need=tr(kb.needs[q.need].label),
+                                   age=tr(kb.ages[q.age].label), comune=q.comune.name)))
+        other = [n for n in needs_served(kb, q.comune, q.age, ctx.today) if n != q.need]
+        if other:
+            sections.append(Section(tr(T.RESULTS_OTHER_NEEDS, comune=q.comune.name)))
+            buttons = tuple(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other)
+    if s.lang == "uk" or q.need == UKRAINE:
+        extra = [sv for sv in ukrainian_help(kb, q.comune, ctx.today) if sv not in found]
+        if extra:
+            sections.append(Section(tr(T.UKRAINE_TOO)))
+            sections += [service_card(sv, kb, tr) for sv in extra]
+            found = found + extra
+    if not found:
+        sections.append(Section(tr(T.RESULTS_ALWAYS)))
+        sections.append(service_card(kb.fallback, kb, tr))
+        found = [kb.fallback]
+    sections.append(Section(tr(T.RESULTS_NEXT)))
+    after = _next_buttons(tr)[1:] if buttons else _next_buttons(tr)  # need buttons shown already
+    return Reply(tuple(sections), (*buttons, *after), tuple(sv.id for sv in found))
+
+
+def show_service(s: Session, ctx: Ctx) -> Reply:
+    """One service named by an operator's link, then the way on to a normal search."""
+    tr, kb = ctx.tr(s), ctx.kb
+    service = kb.services[s.service] if s.service in kb.services else kb.fallback
+    return Reply(
+        (service_card(service, kb, tr),),
+        (Button("x:more", tr(T.BUTTON_MORE)), Button("l:menu", "🌐 " + tr(T.BUTTON_LANGUAGE))),
+        (service.id,),
+    )
+
+
+def outside_area(s: Session, comune: Comune, ctx: Ctx) -> Reply:
+    """A real place where the cooperative has no service: say so, and what can still help."""
+    tr, kb = ctx.tr(s), ctx.kb
+    sections = [Section(tr(T.OUTSIDE_AREA, comune=comune.name))]
+    shown = []
+    if s.lang == "uk" or s.need == UKRAINE:
+        shown = ukrainian_help(kb, comune, ctx.today)
+    shown.append(kb.fallback)
+    sections += [service_card(sv, kb, tr) for sv in shown]
+    sections.append(Section(tr(T.OUTSIDE_AREA_NEXT)))
+    return Reply(tuple(sections), services=tuple(sv.id for sv in shown))
+
+
+# ------------------------------------------------------------------ filling slots
+
+
+def _set_comune(s: Session, comune: Comune, ctx: Ctx, replies: list[Reply]) -> Session:
+    """Fill the comune if the cooperative works there; otherwise explain and keep asking."""
+    s = replace(s, choices=())
+    if not in_area(ctx.kb, comune, ctx.today):
+        replies.append(outside_area(s, comune, ctx))
+        return s.with_slot("comune", None)
+    if comune.istat != ctx.kb.municipi_of:
+        s = replace(s, municipio=None)
+    return s.with_slot("comune", comune.istat)
+
+
+def _apply_comune(s: Session, found: ComuneMatch, ctx: Ctx, replies: list[Reply]) -> Session:
+    if found.kind == "found":
+        return _set_comune(s, found.comune, ctx, replies)
+    if found.kind == "ambiguous":
+        return replace(s, choices=tuple(c.istat for c in found.comuni))
+    if found.kind == "too-many":
+        tr = ctx.tr(s)
+        replies.append(msg(tr(T.TOO_MANY_COMUNI, example=found.comuni[0].name)))
+    return s
+
+
+def _understood(s: Session, ctx: Ctx, slots: list[str]) -> Reply | None:
+    """Say back what was understood from free text, so a wrong guess is seen at once."""
+    tr, kb = ctx.tr(s), ctx.kb
+    parts = []
+    for slot in slots:
+        if slot == "comune" and s.comune:
+            parts.append(kb.comuni[s.comune].name)
+        elif slot == "age" and s.age:
+            parts.append(tr(kb.ages[s.age].label))
+        elif slot == "need" and s.need:
+            parts.append(tr(kb.needs[s.need].label))
+        elif slot == "municipio" and s.municipio:
+            parts.append(tr(T.MUNICIPIO_LABEL, number=s.municipio))
+    return msg(tr(T.UNDERSTOOD, what=", ".join(parts))) if parts else None
+
+
+def _read(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[str], list[Reply]]:
+    """Fill every slot the text names; the state says which one was asked for."""
+    nlu, kb, state = ctx.res.nlu, ctx.kb, s.state
+    replies: list[Reply] = []
+    filled: list[str] = []
+    comune = nlu.find_comune(text, expecting=state in (State.ASK_COMUNE, State.CHOOSE_COMUNE))
+    if comune.kind != "none":
+        before = s.comune
+        s = _apply_comune(s, comune, ctx, replies)
+        if s.comune != before and s.comune:
+            filled.append("comune")
+    years = nlu.find_age(text, expecting=state == State.ASK_AGE)
+    group = nlu.age_group(years) if years is not None else None
+    if group:
+        s = s.with_slot("age", group)
+        filled.append("age")
+    needs = nlu.find_needs(text)
+    if needs:
+        s = s.with_slot("need", needs[0])
+        filled.append("need")
+    if s.comune == kb.municipi_of:
+        municipio = nlu.find_municipio(text, expecting=state == State.ASK_MUNICIPIO)
+        if municipio is not None:
+            s = s.with_slot("municipio", municipio)
+            filled.append("municipio")
+    return s, filled, replies
+
+
+def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """Free text: take every slot it names, then ask what is still missing."""
+    assert isinstance(event, Text)
+    text = clean_user_text(event.text)
+    s = _detect_language(s, text, ctx)
+    pressed = _typed_button(s, text, ctx)
+    if pressed:
+        return press(s, Press(pressed), ctx)
+    asked = s.choices
+    s, filled, replies = _read(s, text, ctx)
+    if filled or replies or s.choices != asked:
+        if s.state == State.SHOW_SERVICE:
+            s = replace(s, service=None)
+        said = _understood(s, ctx, filled)
+        return advance(s, ctx, ([said] if said else []) + replies)
+    return s, [_not_understood(s, text, ctx.tr(s)), question(s, ctx)]
+
+
+def _not_understood(s: Session, text: str, tr: Translator) -> Reply:
+    match s.state:
+        case State.ASK_COMUNE | State.CHOOSE_COMUNE:
+            echo = text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+            return msg(tr(T.COMUNE_NOT_FOUND, text=echo))
+        case State.ASK_AGE:
+            return msg(tr(T.AGE_NOT_UNDERSTOOD))
+        case State.ASK_NEED:
+            return msg(tr(T.NEED_NOT_UNDERSTOOD))
+        case _:
+            return msg(tr(T.NOT_UNDERSTOOD))
+
+
+def _typed_button(s: Session, text: str, ctx: Ctx) -> str | None:
+    """A typed text equal to a button's label ("6-13 anni", "Scuola") presses that button."""
+    typed = normalize(text)
+    if not typed:
+        return None
+    for button in current_buttons(s, ctx):
+        if normalize(button.label) == typed:
+            return button.id
+    return None
+
+
+def current_buttons(s: Session, ctx: Ctx) -> tuple[Button, ...]:
+    """The buttons on screen now: a press of any other is stale."""
+    if s.state == State.START:
+        return ()
+    return question(s, ctx).buttons
+
+
+# ------------------------------------------------------------------ buttons
+
+
+def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """A button: accepted if it is on screen now; an old one gets the current question."""
+    assert isinstance(event, Press)
+    data = event.data
+    always = {"x:new", "x:more", "x:need", "x:comune", "l:menu"}
+    if data not in always and data not in {b.id for b in current_buttons(s, ctx)}:
+        return s, [msg(ctx.tr(s)(T.STALE_BUTTON)), question(s, ctx)]
+    kind, _, value = data.partition(":")
+    kb = ctx.kb
+    replies: list[Reply] = []
+    match kind:
+        case "c" if value in kb.comuni:
+            s = _set_comune(s, kb.comuni[value], ctx, replies)
+        case "a" if value in kb.ages:
+            s = s.with_slot("age", value)
+        case "n" if value in kb.needs:
+            s = s.with_slot("need", value)
+        case "m" if value.isdigit():
+            s = s.with_slot("municipio", int(value))
+        case "l" if value == "menu":
+            return open_language_menu(s, event, ctx)
+        case "l" if value in ctx.res.catalogs.translators:
+            s = replace(s, lang=value, lang_source="user")
+            replies.append(msg(ctx.tr(s)(T.LANGUAGE_SET)))
+        case "x" if value == "new":
+            return restart(s, event, ctx)
+        case "x" if value == "more":
+            s = replace(s, service=None)
+        case "x" if value == "need":
+            s = s.with_slot("need", None)
+        case "x" if value == "comune":
+            s = replace(s.with_slot("comune", None), municipio=None)
+        case _:
+            return s, [msg(ctx.tr(s)(T.STALE_BUTTON)), question(s, ctx)]
+    return advance(s, ctx, replies)
+
+
+# ------------------------------------------------------------------ commands and the rest
+
+
+def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """Always a fresh start; a deep-link payload presets language, comune, age, need, service."""
+    arg = event.arg if isinstance(event, Command) else ""
+    preset = deeplink.parse(arg, ctx.kb, ctx.res.catalogs.codes)
+    fresh = Session(lang=s.lang, lang_source=s.lang_source, turn=s.turn)
+    if preset.lang:
+        fresh = replace(fresh, lang=preset.lang, lang_source="link")
+    tr = ctx.tr(fresh)
+    replies: list[Reply] = []
+    if preset.need == UKRAINE:
+        phones = [c.value for sv in ukrainian_help(ctx.kb, None, ctx.today) for c in sv.contacts if c.kind == "phone"]
+        replies.append(msg(tr(T.WELCOME_UKRAINE, phone=", ".join(phones)) if phones else tr(T.WELCOME)))
+    else:
+        replies.append(msg(tr(T.WELCOME)))
+    for slot in ("age", "need"):
+        if getattr(preset, slot):
+            fresh = fresh.with_slot(slot, getattr(preset, slot))
+    if preset.comune:
+        fresh = _set_comune(fresh, ctx.kb.comuni[preset.comune], ctx, replies)
+    if preset.service:
+        service = ctx.kb.services[preset.service]
+        if service.is_active(ctx.today):
+            fresh = replace(fresh, service=service.id, state=State.SHOW_SERVICE)
+            return fresh, [*replies, show_service(fresh, ctx)]
+        replies.append(msg(tr(T.ENDED, name=service.name)))
+    return advance(fresh, ctx, replies)
+
+
+def ukraina(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """/ukraina: the Ukrainian entry point, same as the deep link `ua`."""
+    return start(s, Command("start", "ua"), ctx)
+
+
+def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """A first message that is not /start (e.g. someone writes straight away): greet, then read it."""
+    if isinstance(event, Text):
+        s = _detect_language(s, clean_user_text(event.text), ctx)
+    fresh, replies = start(s, Command("start"), ctx)
+    assert fresh is not None
+    if not isinstance(event, Text):
+        return fresh, replies
+    read, filled, more = _read(fresh, clean_user_text(event.text), ctx)
+    if not (filled or more or read.choices):
+        return fresh, replies  # "Ciao": the greeting and the first question are the answer
+    said = _understood(read, ctx, filled)
+    return advance(read, ctx, [replies[0], *([said] if said else []), *more])
+
+
+def restart(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    fresh = Session(lang=s.lang, lang_source=s.lang_source, turn=s.turn)
+    return advance(fresh, ctx, [msg(ctx.tr(s)(T.RESTARTED))])
+
+
+def back(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """Undo the last answer and ask that question again."""
+    if s.state in (State.CHOOSE_LANGUAGE, State.SHOW_SERVICE) or s.choices:
+        return advance(replace(s, choices=(), service=None), ctx)
+    if not s.filled:
+        return advance(s, ctx, [msg(ctx.tr(s)(T.BACK_AT_START))])
+    last = s.filled[-1]
+    s = s.with_slot(last, None)
+    if last == "comune":
+        s = s.with_slot("municipio", None)
+    return advance(s, ctx)
+
+
+def open_language_menu(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    s = replace(s, state=State.CHOOSE_LANGUAGE)
+    return s, [question(s, ctx)]
+
+
+def show_help(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    return s, [msg(ctx.tr(s)(T.HELP)), question(s, ctx)]
+
+
+def forget(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """/forget: everything stored about the user is erased (the caller deletes the session)."""
+    return None, [msg(ctx.tr(s)(T.FORGOTTEN))]
+
+
+def unknown_command(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    return s, [msg(ctx.tr(s)(T.UNKNOWN_COMMAND)), question(s, ctx)]
+
+
+def not_text(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """Stickers, voice, photos...: a kind word and the question again."""
+    if s.state == State.START:
+        return first_contact(s, event, ctx)
+    return s, [msg(ctx.tr(s)(T.NOT_TEXT)), question(s, ctx)]
+
+
+def location(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """A shared location: the comune it lies in, if the cooperative works there."""
+    assert isinstance(event, Location)
+    if s.state == State.START:
+        s, greeting = start(s, Command("start"), ctx)
+        assert s is not None
+    else:
+        greeting = []
+    comune = ctx.res.nlu.nearest_comune(event.latitude, event.longitude)
+    tr = ctx.tr(s)
+    if comune is None:
+        return advance(replace(s, choices=()), ctx, [*greeting[:1], msg(tr(T.LOCATION_OUTSIDE))])
+    replies: list[Reply] = [*greeting[:1], msg(tr(T.LOCATION_FOUND, comune=comune.name))]
+    s = _set_comune(s, comune, ctx, replies)
+    return advance(s, ctx, replies)
+
+
+def resume(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    if s.state == State.START:
+        return start(s, Command("start"), ctx)
+    return s, [msg(ctx.tr(s)(T.WELCOME_BACK)), question(s, ctx)]
+
+
+# ------------------------------------------------------------------ the table
+
+TRANSITIONS: dict[tuple[str, str], Handler] = {
+    # A conversation's first event that is not /start greets, then reads the event.
+    (State.START, "text"): first_contact,
+    (State.START, "press"): first_contact,
+    # Free text is read for every slot; the state only says which one was asked.
+    (State.ASK_COMUNE, "text"): answer,
+    (State.CHOOSE_COMUNE, "text"): answer,
+    (State.ASK_AGE, "text"): answer,
+    (State.ASK_NEED, "text"): answer,
+    (State.ASK_MUNICIPIO, "text"): answer,
+    (State.RESULTS, "text"): answer,
+    (State.SHOW_SERVICE, "text"): answer,
+    (State.CHOOSE_LANGUAGE, "text"): answer,
+    # Buttons work in every state, if they are the ones on screen.
+    (ANY, "press"): press,
+    # Commands, and what is not text.
+    (ANY, "start"): start,
+    (ANY, "ukraina"): ukraina,
+    (ANY, "restart"): restart,
+    (ANY, "back"): back,
+    (ANY, "language"): open_language_menu,
+    (ANY, "help"): show_help,
+    (ANY, "forget"): forget,
+    (ANY, "unknown-command"): unknown_command,
+    (ANY, "location"): location,
+    (ANY, "other"): not_text,
+    (ANY, "resume"): resume,
+}
+
+COMMANDS = frozenset({"start", "ukraina", "restart", "back", "language", "help", "forget"})
+
+
+def event_kind(event: Event) -> str:
+    match event:
+        case Text():
+            return "text"
+        case Press():
+            return "press"
+        case Command(name=name):
+            name = name.lower().lstrip("/")
+            return name if name in COMMANDS else "unknown-command"
+        case Location():
+            return "location"
+        case Resume():
+            return "resume"
+        case _:
+            return "other"
+
+
+# ------------------------------------------------------------------ language
+
+
+def _language_from_client(s: Session, event: Event, catalogs: Catalogs) -> Session:
+    """The app's language, until the user or their own words say otherwise."""
+    if s.lang_source not in ("default", "client"):
+        return s
+    client = getattr(event, "client_lang", None)
+    picked = catalogs.pick(client)
+    if picked:
+        return replace(s, lang=picked, lang_source="client")
+    if client and s.lang is None and "en" in catalogs.translators:
+        return replace(s, lang="en", lang_source="client")  # an unshipped language: English
+    if s.lang is None:
+        return replace(s, lang=catalogs.default)
+    return s
+
+
+def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
+    """Switch once to the language the user clearly writes in; then keep it."""
+    if s.lang_source not in ("default", "client"):
+        return s
+    detected = ctx.res.nlu.detect_language(text)
+    if detected and detected != s.lang and detected in ctx.res.catalogs.translators:
+        return replace(s, lang=detected, lang_source="text")
+    return s
+
+
+# ------------------------------------------------------------------ the step
+
+
+def step(session: Session | None, event: Event, res: Resources, today: date) -> Outcome:
+    """One turn of the conversation: the new session (None: forget the user) and the replies."""
+    s = _language_from_client(session or Session(), event, res.catalogs)
+    s = replace(s, turn=s.turn + 1)
+    kind = event_kind(event)
+    handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
+    ctx = Ctx(res, today)
+    new, replies = handler(s, event, ctx)
+    final = new or s
+    stamp = {"lang": final.lang or res.catalogs.default, "state": str(final.state)}
+    return new, [replace(r, **stamp) for r in replies]

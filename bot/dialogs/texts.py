@@ -1,0 +1,86 @@
+"""Every interface text the dialog shows, in plain Italian (the source language).
+
+Kept in one place so that writers can read them together, tests can check that each one is
+easy to read (Gulpease index >= 60, questions under 30 words), and `pybabel extract -k N_`
+finds them for translators. Placeholders use the python-format `%(name)s`.
+"""
+
+from bot.i18n import N_
+
+WELCOME = N_("Ciao! Sono Orienta, il bot della cooperativa Progetto Integrazione. "
+             "Ti aiuto a trovare il servizio giusto per te. Ti faccio 3 domande.")
+WELCOME_UKRAINE = N_("Ciao! Ti aiuto a trovare aiuto per chi viene dall'Ucraina. "
+                     "C'è un numero di telefono in lingua ucraina: %(phone)s.")
+WELCOME_BACK = N_("Bentornato! Continuiamo da dove eravamo.")
+
+UNDERSTOOD = N_("Ho capito: %(what)s.")
+
+ASK_COMUNE = N_("In quale comune abiti?")
+ASK_COMUNE_HINT = N_("Tocca un pulsante o scrivi il nome del comune.")
+CHOOSE_COMUNE = N_("Ci sono più comuni con questo nome. Quale è il tuo?")
+TOO_MANY_COMUNI = N_("Ci sono tanti comuni con questo nome. Scrivi il nome completo, "
+                     "per esempio %(example)s.")
+COMUNE_NOT_FOUND = N_("Non trovo il comune «%(text)s». Scrivi di nuovo il nome, "
+                      "per esempio Sesto San Giovanni.")
+OUTSIDE_AREA = N_("%(comune)s è fuori dalla zona dove la cooperativa ha i suoi servizi. "
+                  "Qui sotto trovi chi puoi contattare.")
+OUTSIDE_AREA_NEXT = N_("Se abiti in un altro comune, scrivi il nome.")
+LOCATION_OUTSIDE = N_("Questo posto è fuori dalla zona dove la cooperativa ha i suoi servizi.")
+LOCATION_FOUND = N_("Dalla posizione: %(comune)s.")
+
+ASK_AGE = N_("Quanti anni ha la persona che ha bisogno di aiuto?")
+ASK_AGE_HINT = N_("Tocca un pulsante o scrivi l'età, per esempio 9.")
+AGE_NOT_UNDERSTOOD = N_("Non ho capito l'età. Scrivi solo un numero, per esempio 9.")
+
+ASK_NEED = N_("Di che cosa hai bisogno?")
+ASK_NEED_HINT = N_("Tocca un pulsante o scrivi con parole tue.")
+CHOOSE_NEED = N_("Ho capito più cose. Quale è la più importante adesso?")
+NEED_NOT_UNDERSTOOD = N_("Non ho capito di che cosa hai bisogno. Tocca un pulsante.")
+
+ASK_MUNICIPIO = N_("In quale Municipio di Milano abiti?")
+ASK_MUNICIPIO_HINT = N_("Alcuni servizi sono solo per alcuni Municipi.")
+MUNICIPIO_LABEL = N_("Municipio %(number)s")
+MUNICIPIO_UNKNOWN = N_("Non lo so")
+
+RESULTS = N_("Ecco cosa c'è per te:")
+RESULTS_NONE = N_("Non ho trovato un servizio per: %(need)s, %(age)s, a %(comune)s.")
+RESULTS_OTHER_NEEDS = N_("A %(comune)s ci sono servizi per queste cose. Tocca un pulsante:")
+RESULTS_ALWAYS = N_("Puoi sempre chiedere alla cooperativa:")
+UKRAINE_TOO = N_("Per chi viene dall'Ucraina c'è anche:")
+RESULTS_NEXT = N_("Vuoi cercare altro?")
+
+WHY = N_("Va bene per te: %(place)s, %(age)s, %(need)s.")
+PLACE_MUNICIPI = N_("%(comune)s (solo Municipi %(municipi)s)")
+PHONE = N_("Telefono: %(value)s")
+EMAIL = N_("E-mail: %(value)s")
+WEB = N_("Sito: %(value)s")
+ADDRESS = N_("Indirizzo: %(value)s")
+TO_CONFIRM = N_("(da confermare)")
+NO_CONTACTS = N_("Non abbiamo contatti pubblici per questo servizio.")
+HOURS = N_("Orari:")
+BY_APPOINTMENT = N_("solo su appuntamento")
+HOURS_TO_CONFIRM = N_("Gli orari possono essere cambiati. Telefona prima di andare.")
+HOURS_NOT_PUBLISHED = N_("Orari: non pubblicati.")
+ENDED = N_("Il servizio «%(name)s» è finito e non è più attivo.")
+
+BUTTON_CHANGE_NEED = N_("Altro bisogno")
+BUTTON_CHANGE_COMUNE = N_("Altro comune")
+BUTTON_RESTART = N_("Ricomincia")
+BUTTON_LANGUAGE = N_("Lingua")
+BUTTON_MORE = N_("Cerca altri servizi")
+
+CHOOSE_LANGUAGE = N_("Scegli la lingua.")
+LANGUAGE_SET = N_("Va bene, parliamo in italiano.")
+
+HELP = N_("Ti aiuto a trovare i servizi della cooperativa. Ti faccio 3 domande: "
+          "dove abiti, quanti anni ha chi ha bisogno, che cosa ti serve. "
+          "Per ricominciare scrivi /restart. Per tornare indietro scrivi /back. "
+          "Per la lingua scrivi /language. Per cancellare i tuoi dati scrivi /forget.")
+BACK_AT_START = N_("Sei già alla prima domanda.")
+RESTARTED = N_("Ricominciamo.")
+FORGOTTEN = N_("Ho cancellato tutti i tuoi dati. Scrivi /start per ricominciare.")
+STALE_BUTTON = N_("Questo menu non vale più. Ecco la domanda di adesso.")
+UNKNOWN_COMMAND = N_("Non conosco questo comando. Scrivi /help per vedere i comandi.")
+NOT_TEXT = N_("Non posso leggere foto, audio o adesivi. Scrivi un messaggio o tocca un pulsante.")
+NOT_UNDERSTOOD = N_("Non ho capito. Tocca un pulsante o scrivi /help.")
+SORRY = N_("Scusa, c'è stato un problema. Riprova tra poco.")

@@ -1,0 +1,167 @@
+"""Languages: gettext catalogs read with Babel, and dates and hours in the user's own form.
+
+Italian is the source language: every text a user reads (interface and knowledge base) is
+written in plain Italian, and `locales/<lang>/LC_MESSAGES/orienta.po` translates it. A new
+language is one catalog file plus one entry in `locales/languages.yaml`, with no code
+change. Catalogs are read from the `.po` files at start-up, so there is no compile step to
+forget; an untranslated or fuzzy entry falls back to the Italian text and
+`python -m bot kb check` reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+import yaml
+from babel import Locale
+from babel.dates import format_time, get_day_names
+from babel.lists import format_list
+from babel.messages.pofile import read_po
+
+from bot.knowledge import Hours, Problem
+from bot.understanding import Language
+
+SOURCE_LANGUAGE = "it"
+DOMAIN = "orienta"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+    """Mark a text for extraction by `pybabel extract -k N_`; it is translated when shown."""
+    return message
+
+
+@dataclass(frozen=True)
+class Translator:
+    """The texts of one language. Missing translations fall back to the Italian source."""
+
+    lang: str
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, message: str, **params: object) -> str:
+        text = self.messages.get(message) or message
+        if params:
+            try:
+                return text % params
+            except (KeyError, ValueError, TypeError):
+                return message % params
+        return text
+
+    @property
+    def locale(self) -> Locale:
+        return _locale(self.lang)
+
+    def day_names(self, days: Iterable[int]) -> str:
+        names = get_day_names("wide", locale=self.locale)
+        return format_list([names[d] for d in days], locale=self.locale)
+
+    def clock(self, value: time) -> str:
+        return format_time(value, "short", locale=self.locale)
+
+    def join(self, items: Iterable[str]) -> str:
+        items = list(items)
+        return format_list(items, locale=self.locale) if items else ""
+
+
+_LOCALES: dict[str, Locale] = {}
+
+
+def _locale(lang: str) -> Locale:
+    if lang not in _LOCALES:
+        _LOCALES[lang] = Locale.parse(lang)
+    return _LOCALES[lang]
+
+
+@dataclass(frozen=True)
+class Catalogs:
+    """Every shipped language: its translator and how it is named and written."""
+
+    translators: Mapping[str, Translator]
+    languages: tuple[Language, ...]
+    default: str = SOURCE_LANGUAGE
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(lang.code for lang in self.languages)
+
+    def get(self, lang: str | None) -> Translator:
+        return self.translators.get(lang or self.default) or self.translators[self.default]
+
+    def pick(self, client_lang: str | None) -> str | None:
+        """The shipped language for a client's code: 'uk-UA' -> 'uk', 'en_GB' -> 'en'."""
+        if not client_lang:
+            return None
+        code = client_lang.replace("_", "-").split("-")[0].lower()
+        return code if code in self.translators else None
+
+    def name(self, lang: str) -> str:
+        return next((lang_.name for lang_ in self.languages if lang_.code == lang), lang)
+
+
+def catalog_path(locales: Path, lang: str) -> Path:
+    return locales / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def read_catalog(path: Path) -> dict[str, str]:
+    """Translated, non-fuzzy messages of one .po file."""
+    with path.open("rb") as fh:
+        catalog = read_po(fh)
+    return {
+        str(m.id): str(m.string)
+        for m in catalog
+        if m.id and m.string and not m.fuzzy and isinstance(m.id, str)
+    }
+
+
+def load_catalogs(locales: Path) -> Catalogs:
+    with (locales / "languages.yaml").open(encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh) or {}
+    languages: list[Language] = []
+    translators: dict[str, Translator] = {}
+    for item in spec.get("languages") or []:
+        code = str(item["code"])
+        path = catalog_path(locales, code)
+        if code != SOURCE_LANGUAGE and not path.exists():
+            continue  # described, but not translated yet: not offered
+        messages = read_catalog(path) if path.exists() else {}
+        translators[code] = Translator(code, messages)
+        languages.append(Language(
+            code=code, name=str(item["name"]), script=str(item.get("script", "latin")),
+            letters=str(item.get("letters", "")),
+            words=frozenset(str(w).casefold() for w in item.get("words") or []),
+        ))
+    if SOURCE_LANGUAGE not in translators:
+        translators[SOURCE_LANGUAGE] = Translator(SOURCE_LANGUAGE)
+    return Catalogs(translators, tuple(languages))
+
+
+def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str]]) -> list[Problem]:
+    """Texts a user may read that a shipped language has not translated (or marked fuzzy)."""
+    out: list[Problem] = []
+    texts = list(texts)
+    for lang, tr in catalogs.translators.items():
+        if lang == SOURCE_LANGUAGE:
+            continue
+        for text, where in texts:
+            if text not in tr.messages:
+                file, _, entry = where.partition(":")
+                out.append(Problem("warning", catalog_path(Path("locales"), lang).as_posix(), entry,
+                                   "msgid", f"not translated: '{text[:60]}' (from {file})"))
+    return out
+
+
+def hours_lines(hours: Hours, tr: Translator) -> list[str]:
+    """Opening hours as short lines in the user's language: days, times, appointment."""
+    lines: list[str] = []
+    for block in hours.blocks:
+        parts = [
+            f"{tr.day_names(slot.days)} {tr.clock(slot.start)}–{tr.clock(slot.end)}"
+            for slot in block.slots
+        ]
+        line = "; ".join(parts)
+        if block.label:
+            line = f"{tr(block.label)}: {line}"
+        lines.append(line)
+    return lines

@@ -1,0 +1,16 @@
+"""Load, once at start-up, everything the dialog reads: knowledge, understanding, languages."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.dialogs.orientation import Resources
+from bot.i18n import load_catalogs
+from bot.knowledge import load
+from bot.understanding import Understanding
+
+
+def load_resources(config: Config) -> Resources:
+    """Raises bot.knowledge.KnowledgeError when the knowledge base has errors."""
+    kb = load(config.knowledge_dir)
+    catalogs = load_catalogs(config.locales_dir)
+    return Resources(kb=kb, nlu=Understanding(kb, catalogs.languages), catalogs=catalogs)

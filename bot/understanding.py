@@ -1,0 +1,385 @@
+"""What a free-text message says: the comune, the age, the need, Milan's Municipio, the language.
+
+Families answer in their own words, in their own script, often with typos: "abito a Bresso,
+mio figlio ha 9 anni", "Cinisselo", "Монца", "٣٥". This module turns such text into slot
+values, and nothing else: it has no idea of the conversation. It is built once per
+knowledge base (indexes over the 1,502 comuni of Lombardy) and then answers in well under a
+millisecond, so the dialog can call it on every message.
+
+Comune resolution, in order of trust:
+1. an exact name or alias (accents, case, punctuation and script do not matter: every name
+   and every message is transliterated to Latin letters), the longest found in the message;
+2. the first word of several names ("Paderno", "Sesto"): ambiguous, the user chooses;
+3. a fuzzy match (rapidfuzz) of the message or its words against names and first words,
+   with a high cut-off, so "Cinisselo" finds Cinisello Balsamo but "Bergamo" — itself an
+   exact name — is never pulled to a covered comune.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import Comune, KnowledgeBase
+from bot.text import latin, normalize
+
+_SAINT = re.compile(r"\b(san|santo|santa|sant|s)\b")
+FUZZY_CUTOFF = 82.0  # the whole message, when the bot asked for the comune
+FUZZY_CUTOFF_IN_SENTENCE = 88.0  # a few words inside a longer message
+NEAR_KM = 8.0  # farther than this from every comune centre: not in Lombardy
+MAX_CHOICES = 6  # more candidates than this: ask for the full name instead
+
+
+@dataclass(frozen=True)
+class ComuneMatch:
+    """The outcome of looking for a comune: one, a short choice, too many, or none."""
+
+    kind: Literal["found", "ambiguous", "too-many", "none"]
+    comuni: tuple[Comune, ...] = ()
+
+    @property
+    def comune(self) -> Comune:
+        return self.comuni[0]
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str  # in the language itself
+    script: str
+    letters: str = ""
+    words: frozenset[str] = frozenset()
+
+
+def _name_variants(name: str) -> set[str]:
+    """A name and its usual short forms: 'Sesto San Giovanni' -> also 'sesto s giovanni'."""
+    base = latin(name)
+    out = {base, base.replace(" ", "")}
+    if _SAINT.search(base):
+        out.add(_SAINT.sub("s", base))
+        out.add(_SAINT.sub("s", base).replace(" ", ""))
+    return {v for v in out if v}
+
+
+def _ngrams(tokens: list[str], longest: int) -> Iterable[tuple[int, int, str]]:
+    for n in range(min(longest, len(tokens)), 0, -1):
+        for i in range(len(tokens) - n + 1):
+            yield i, i + n, " ".join(tokens[i : i + n])
+
+
+class Understanding:
+    """Indexes over one knowledge base, answering what a message says."""
+
+    def __init__(self, kb: KnowledgeBase, languages: Iterable[Language] = ()):
+        self.kb = kb
+        self.languages = tuple(languages)
+        self._exact: dict[str, set[str]] = defaultdict(set)
+        self._first_word: dict[str, set[str]] = defaultdict(set)
+        for comune in kb.comuni.values():
+            names = [comune.name, *comune.aliases, *kb.extra_aliases.get(comune.istat, ())]
+            for name in names:
+                for variant in _name_variants(name):
+                    self._exact[variant].add(comune.istat)
+            words = latin(comune.name).split()
+            if len(words) > 1 and len(words[0]) > 3:
+                self._first_word[words[0]].add(comune.istat)
+        self._common = frozenset(latin(w) for w in kb.common_words)
+        self._longest = max(len(k.split()) for k in self._exact)
+        # Fuzzy candidates: names and unambiguous first words, at least 4 letters long.
+        self._fuzzy_keys: list[str] = [k for k in self._exact if len(k) >= 4]
+        self._fuzzy_keys += [w for w in self._first_word if w not in self._exact]
+        self._covered = self._covered_comuni(kb)
+        self._needs = self._keyword_index(kb)
+        self._fuzzy_need_words = sorted(
+            {kw for kws in self._needs.values() for kw in kws if " " not in kw and len(kw) >= 5}
+        )
+        self._year_words = sorted({w for ws in kb.year_words.values() for w in ws}, key=len, reverse=True)
+        self._month_words = sorted({w for ws in kb.month_words.values() for w in ws}, key=len, reverse=True)
+        units = "|".join(re.escape(w) for w in self._year_words + self._month_words)
+        self._age_pattern = re.compile(rf"(?<!\d)(\d{{1,3}}) ?({units})\b")
+        self._number_words: dict[str, int] = {}
+        self._tens: dict[str, int] = {}
+        for words in kb.numbers.values():
+            self._number_words.update(words.units)
+            self._tens.update(words.tens)
+
+    # ------------------------------------------------------------------ comune
+
+    @staticmethod
+    def _covered_comuni(kb: KnowledgeBase) -> frozenset[str]:
+        codes: set[str] = set()
+        for s in kb.services.values():
+            if not s.fallback:
+                codes |= s.comuni
+        return frozenset(codes)
+
+    def is_covered(self, comune: Comune) -> bool:
+        """Named by a service of the cooperative (not only through a whole province)."""
+        return comune.istat in self._covered
+
+    def _comuni(self, codes: Iterable[str]) -> tuple[Comune, ...]:
+        found = [self.kb.comuni[c] for c in codes]
+        return tuple(sorted(found, key=lambda c: (not self.is_covered(c), c.name)))
+
+    def _result(self, codes: set[str]) -> ComuneMatch:
+        if len(codes) == 1:
+            return ComuneMatch("found", self._comuni(codes))
+        if len(codes) > MAX_CHOICES:
+            return ComuneMatch("too-many", self._comuni(codes)[:MAX_CHOICES])
+        return ComuneMatch("ambiguous", self._comuni(codes))
+
+    def find_comune(self, text: str, *, expecting: bool = False) -> ComuneMatch:
+        """The comune named in `text`; `expecting` when the bot has just asked for it.
+
+        When the bot asked, the whole message is likely a name and is matched more freely
+        (fuzzy, first words, everyday words); inside any other sentence only clear names count.
+        """
+        query = latin(text)
+        if not query:
+            return ComuneMatch("none")
+        if query in self._exact:
+            return self._result(self._exact[query])
+        if query in self._first_word and (expecting or query not in self._common):
+            return self._result(self._first_word[query])
+        tokens = query.split()
+        if len(tokens) > 60:  # a pasted text: look at its start only
+            tokens = tokens[:60]
+        taken: list[tuple[int, int, set[str]]] = []
+        for start, end, gram in _ngrams(tokens, self._longest):
+            if any(start < e and s < end for s, e, _ in taken):
+                continue
+            single = end - start == 1
+            if len(gram) < 3 or (single and gram in self._common):
+                continue
+            if gram in self._exact:
+                taken.append((start, end, self._exact[gram]))
+            elif single and gram in self._first_word:
+                taken.append((start, end, self._first_word[gram]))
+        names = [t for t in taken if len(t[2]) == 1 or t[1] - t[0] > 1]
+        if names:
+            # The longest name wins ("Sesto San Giovanni" over "Sesto"); then the first.
+            best = max(names, key=lambda t: (t[1] - t[0], -t[0]))
+            return self._result(best[2])
+        # Only a first word shared by several names ("Sesto"): a misspelt full name
+        # ("Sesto San Dzhovanni") may still say which; if not, the user chooses.
+        fuzzy = self._fuzzy(query, tokens, expecting)
+        if fuzzy.kind == "found" or not taken:
+            return fuzzy
+        return self._result(taken[0][2])
+
+    def _fuzzy(self, query: str, tokens: list[str], expecting: bool) -> ComuneMatch:
+        """Typos: the whole answer first (when the bot asked), then groups of 1-3 words."""
+        if expecting and len(tokens) <= 4:
+            whole = self._best([query], FUZZY_CUTOFF)
+            if whole.kind == "found":
+                return whole
+        grams = [g for _, _, g in _ngrams(tokens, 3) if len(g) >= 5 and g not in self._common]
+        found = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE) if grams else ComuneMatch("none")
+        if found.kind == "none" and expecting and len(tokens) <= 4:
+            return self._best([query], FUZZY_CUTOFF)
+        return found
+
+    def _best(self, queries: list[str], cutoff: float) -> ComuneMatch:
+        scores = process.cdist(queries, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
+        best_score, best_keys = 0.0, set()
+        for row in scores:
+            j = int(row.argmax())
+            score = float(row[j])
+            if score > best_score:
+                best_score, best_keys = score, {self._fuzzy_keys[j]}
+            elif score and score == best_score:
+                best_keys.add(self._fuzzy_keys[j])
+        if not best_keys:
+            return ComuneMatch("none")
+        codes: set[str] = set()
+        for key in best_keys:
+            codes |= self._exact.get(key) or self._first_word.get(key, set())
+        return self._result(codes)
+
+    def comune_by_name(self, name: str) -> Comune | None:
+        codes = self._exact.get(latin(name), set())
+        return self.kb.comuni[next(iter(codes))] if len(codes) == 1 else None
+
+    def nearest_comune(self, lat: float, lon: float) -> Comune | None:
+        """The comune whose centre is nearest a shared location, if within NEAR_KM of it.
+
+        Centres come from GeoNames (gazetteer/CREDITS.md); a point farther than that from
+        every centre in Lombardy is outside the area.
+        """
+        best, best_km = None, NEAR_KM
+        cos_lat = math.cos(math.radians(lat))
+        for comune in self.kb.comuni.values():
+            if comune.lat is None or comune.lon is None:
+                continue
+            km = 111.2 * math.hypot(comune.lat - lat, (comune.lon - lon) * cos_lat)
+            if km < best_km:
+                best, best_km = comune, km
+        return best
+
+    # ------------------------------------------------------------------ age
+
+    def _word_number(self, token: str) -> int | None:
+        if token in self._number_words:
+            return self._number_words[token]
+        if token in self._tens:
+            return self._tens[token]
+        for ten, value in self._tens.items():  # trentacinque, ventuno
+            rest = token[len(ten):]
+            if token.startswith(ten) and rest in self._number_words and self._number_words[rest] < 10:
+                return value + self._number_words[rest]
+        return None
+
+    def _numbers(self, norm: str) -> list[tuple[int, int]]:
+        """(position, value) of every number in the text, digits or words ("thirty five")."""
+        out: list[tuple[int, int]] = []
+        tokens = norm.split()
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok.isdigit() and len(tok) <= 3:
+                out.append((i, int(tok)))
+            else:
+                value = self._word_number(tok)
+                if value is not None:
+                    nxt = self._word_number(tokens[i + 1]) if i + 1 < len(tokens) else None
+                    if value in self._tens.values() and nxt is not None and nxt < 10:
+                        value += nxt
+                        i += 1
+                    out.append((i, value))
+            i += 1
+        return out
+
+    def find_age(self, text: str, *, expecting: bool = False) -> int | None:
+        """Age in years: '9 anni', 'nove anni', '٣٥', '6 months' (-> 0).
+
+        Inside a sentence a number needs its unit (anni, years, років); when the bot has just
+        asked for the age a bare number is enough.
+        """
+        norm = normalize(text)
+        if not norm:
+            return None
+        for match in self._age_pattern.finditer(norm):
+            value, unit = int(match.group(1)), match.group(2)
+            return 0 if unit in self._month_words else value
+        numbers = self._numbers(norm)
+        tokens = norm.split()
+        for pos, value in numbers:
+            after = " ".join(tokens[pos + 1 : pos + 4])
+            for unit in self._year_words:
+                if after == unit or after.startswith(unit + " "):
+                    return value
+            for unit in self._month_words:
+                if after == unit or after.startswith(unit + " "):
+                    return 0
+        if expecting and len(numbers) == 1:
+            return numbers[0][1]
+        return None
+
+    def age_group(self, years: int) -> str | None:
+        return next((a.id for a in self.kb.ages.values() if a.contains(years)), None)
+
+    # ------------------------------------------------------------------ need
+
+    @staticmethod
+    def _keyword_index(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+        return {
+            need.id: frozenset(w for words in need.keywords.values() for w in words if w)
+            for need in kb.needs.values()
+        }
+
+    def find_needs(self, text: str) -> list[str]:
+        """The needs a message names, strongest first: "mio figlio non va a scuola" -> school."""
+        norm = normalize(text)
+        if not norm:
+            return []
+        padded = f" {norm} "
+        scores: dict[str, int] = {}
+        for need_id, keywords in self._needs.items():
+            score = sum(len(kw.split()) for kw in keywords if f" {kw} " in padded)
+            if score:
+                scores[need_id] = score
+        if not scores:
+            for token in norm.split()[:60]:
+                if len(token) < 5:
+                    continue
+                hit = process.extractOne(token, self._fuzzy_need_words, scorer=fuzz.ratio, score_cutoff=85)
+                if hit:
+                    for need_id, keywords in self._needs.items():
+                        if hit[0] in keywords:
+                            scores[need_id] = scores.get(need_id, 0) + 1
+        order = list(self.kb.needs)
+        return sorted(scores, key=lambda n: (-scores[n], order.index(n)))
+
+    # ------------------------------------------------------------------ municipio
+
+    _MUNICIPIO = re.compile(r"\b(?:municipio|municipi|zona|mun|m)\s?(\d{1,2})\b")
+
+    def find_municipio(self, text: str, *, expecting: bool = False) -> int | None:
+        norm = normalize(text)
+        match = self._MUNICIPIO.search(norm)
+        if match:
+            value = int(match.group(1))
+        elif expecting and norm.isdigit():
+            value = int(norm)
+        else:
+            return None
+        return value if value in self.kb.municipi else None
+
+    # ------------------------------------------------------------------ language
+
+    def detect_language(self, text: str) -> str | None:
+        """The language a message is clearly written in, among the shipped ones, or None.
+
+        Script first (Cyrillic, Arabic, ...); between languages sharing a script, their own
+        letters (і ї є ґ for Ukrainian) and their frequent words. Unsure means None: the
+        current language is kept.
+        """
+        norm = normalize(text)
+        letters = [ch for ch in norm if ch.isalpha()]
+        if len(letters) < 2:
+            return None
+        script = _script_of(letters)
+        candidates = [lang for lang in self.languages if lang.script == script]
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0].code
+        raw = text.casefold()
+        for lang in candidates:
+            if lang.letters and any(ch in raw for ch in lang.letters):
+                return lang.code
+        tokens = norm.split()
+        hits = {lang.code: sum(t in lang.words for t in tokens) for lang in candidates}
+        ranked = sorted(hits.items(), key=lambda kv: -kv[1])
+        if ranked[0][1] >= 1 and ranked[0][1] >= 2 * ranked[1][1] and ranked[0][1] > ranked[1][1]:
+            return ranked[0][0]
+        return None
+
+
+_SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
+    "cyrillic": ((0x0400, 0x052F),),
+    "arabic": ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    "bengali": ((0x0980, 0x09FF),),
+    "sinhala": ((0x0D80, 0x0DFF),),
+    "ethiopic": ((0x1200, 0x139F),),
+    "han": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)),
+    "greek": ((0x0370, 0x03FF),),
+}
+
+
+def _script_of(letters: list[str]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for ch in letters:
+        cp = ord(ch)
+        name = next(
+            (s for s, ranges in _SCRIPT_RANGES.items() if any(lo <= cp <= hi for lo, hi in ranges)),
+            "latin" if ch.isascii() or 0x00C0 <= cp <= 0x024F else "other",
+        )
+        counts[name] += 1
+    return max(counts, key=lambda s: counts[s])
