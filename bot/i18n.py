@@ -28,7 +28,7 @@ SOURCE_LANGUAGE = "it"
 DOMAIN = "orienta"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+def N_(message: str) -> str:
     """Mark a text for extraction by `pybabel extract -k N_`; it is translated when shown."""
     return message
 

@@ -171,6 +171,7 @@ class KnowledgeBase:
     municipi: tuple[int, ...]
     extra_aliases: Mapping[str, tuple[str, ...]]  # ISTAT code -> names people type
     common_words: frozenset[str]  # names that are everyday words: not places inside a sentence
+    covered: frozenset[str]  # ISTAT codes of the area where the cooperative works (see `load`)
     year_words: Mapping[str, tuple[str, ...]]
     month_words: Mapping[str, tuple[str, ...]]
     numbers: Mapping[str, NumberWords]
@@ -611,10 +612,15 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeError(errors)
+    # The cooperative's area: its ambiti and every comune a service names, even a service
+    # that has ended (it still works there). A province-wide service alone does not make
+    # a comune part of it.
+    covered = frozenset().union(*(a.comuni for a in ambiti.values()),
+                                *(s.comuni for s in services.values() if not s.fallback))
     return KnowledgeBase(
         services=services, needs=needs, ages=ages, comuni=comuni, ambiti=ambiti,
         menu_comuni=menu, municipi_of=municipi_of, municipi=municipi, extra_aliases=aliases,
-        common_words=common,        year_words=year_words, month_words=month_words, numbers=numbers,
+        common_words=common, covered=covered,        year_words=year_words, month_words=month_words, numbers=numbers,
         warnings=tuple(problems),
     )
 

@@ -43,11 +43,9 @@ def asks_municipio(kb: KnowledgeBase, q: Query, today: date) -> bool:
     return q.comune.istat == kb.municipi_of and any(s.municipi for s in choose_services(kb, q, today))
 
 
-def in_area(kb: KnowledgeBase, comune: Comune, today: date) -> bool:
-    """The cooperative works here: an active service names this comune (or its ambito)."""
-    return any(
-        comune.istat in s.comuni for s in kb.services.values() if not s.fallback and s.is_active(today)
-    )
+def in_area(kb: KnowledgeBase, comune: Comune) -> bool:
+    """The cooperative works here: in one of its ambiti, or named by one of its services."""
+    return comune.istat in kb.covered
 
 
 def needs_served(kb: KnowledgeBase, comune: Comune, age: str | None, today: date) -> list[str]:

@@ -22,6 +22,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -94,8 +95,21 @@ class Understanding:
         # Fuzzy candidates: names and unambiguous first words, at least 4 letters long.
         self._fuzzy_keys: list[str] = [k for k in self._exact if len(k) >= 4]
         self._fuzzy_keys += [w for w in self._first_word if w not in self._exact]
-        self._covered = self._covered_comuni(kb)
+        # Inside a sentence, only typos of the cooperative's own comuni are worth the risk:
+        # "ho trovato lavoro" must not become Rovato.
+        self._by_length: dict[tuple[int, float, bool], list[str]] = {}
+        self._fuzzy_keys_covered = [
+            k for k in self._fuzzy_keys
+            if (self._exact.get(k) or self._first_word.get(k, set())) & kb.covered
+        ]
         self._needs = self._keyword_index(kb)
+        # One-word keywords are looked up per token; phrases are searched in the text.
+        self._need_of_word: dict[str, set[str]] = defaultdict(set)
+        phrases: dict[str, set[str]] = defaultdict(set)
+        for need_id, keywords in self._needs.items():
+            for kw in keywords:
+                (self._need_of_word[kw] if " " not in kw else phrases[f" {kw} "]).add(need_id)
+        self._need_phrases = [(p, frozenset(n), len(p.split())) for p, n in phrases.items()]
         self._fuzzy_need_words = sorted(
             {kw for kws in self._needs.values() for kw in kws if " " not in kw and len(kw) >= 5}
         )
@@ -108,20 +122,17 @@ class Understanding:
         for words in kb.numbers.values():
             self._number_words.update(words.units)
             self._tens.update(words.tens)
+        # Compounds written as one word: trentacinque, ventuno (vent + uno).
+        self._all_number_words = {**self._number_words, **self._tens}
+        for ten, tens_value in self._tens.items():
+            for unit, unit_value in self._number_words.items():
+                if 0 < unit_value < 10:
+                    self._all_number_words.setdefault(ten + unit, tens_value + unit_value)
 
     # ------------------------------------------------------------------ comune
 
-    @staticmethod
-    def _covered_comuni(kb: KnowledgeBase) -> frozenset[str]:
-        codes: set[str] = set()
-        for s in kb.services.values():
-            if not s.fallback:
-                codes |= s.comuni
-        return frozenset(codes)
-
     def is_covered(self, comune: Comune) -> bool:
-        """Named by a service of the cooperative (not only through a whole province)."""
-        return comune.istat in self._covered
+        return comune.istat in self.kb.covered
 
     def _comuni(self, codes: Iterable[str]) -> tuple[Comune, ...]:
         found = [self.kb.comuni[c] for c in codes]
@@ -180,21 +191,42 @@ class Understanding:
             if whole.kind == "found":
                 return whole
         grams = [g for _, _, g in _ngrams(tokens, 3) if len(g) >= 5 and g not in self._common]
-        found = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE) if grams else ComuneMatch("none")
+        found = ComuneMatch("none")
+        if grams:
+            found = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE, covered=True)
         if found.kind == "none" and expecting and len(tokens) <= 4:
             return self._best([query], FUZZY_CUTOFF)
         return found
 
-    def _best(self, queries: list[str], cutoff: float) -> ComuneMatch:
-        scores = process.cdist(queries, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
+    def _candidates(self, length: int, cutoff: float, covered: bool) -> list[str]:
+        """Keys long enough and short enough to reach `cutoff` with a query of this length.
+
+        fuzz.ratio is 2·matches/(len(a)+len(b)), so a key much shorter or longer than the
+        query cannot reach the cut-off: skipping them makes typo matching several times faster.
+        """
+        cache_key = (length, cutoff, covered)
+        if cache_key not in self._by_length:
+            c = cutoff / 100
+            low, high = c * length / (2 - c), length * (2 - c) / c
+            keys = self._fuzzy_keys_covered if covered else self._fuzzy_keys
+            self._by_length[cache_key] = [k for k in keys if low <= len(k) <= high]
+        return self._by_length[cache_key]
+
+    def _best(self, queries: list[str], cutoff: float, covered: bool = False) -> ComuneMatch:
         best_score, best_keys = 0.0, set()
-        for row in scores:
-            j = int(row.argmax())
-            score = float(row[j])
+        for query in queries:
+            keys = self._candidates(len(query), cutoff, covered)
+            if not keys:
+                continue
+            hits = process.extract(query, keys, scorer=fuzz.ratio, score_cutoff=max(cutoff, best_score), limit=8)
+            if not hits:
+                continue
+            score = float(hits[0][1])
+            tied = {key for key, value, _ in hits if value == score}
             if score > best_score:
-                best_score, best_keys = score, {self._fuzzy_keys[j]}
-            elif score and score == best_score:
-                best_keys.add(self._fuzzy_keys[j])
+                best_score, best_keys = score, tied
+            else:
+                best_keys |= tied
         if not best_keys:
             return ComuneMatch("none")
         codes: set[str] = set()
@@ -212,6 +244,8 @@ class Understanding:
         Centres come from GeoNames (gazetteer/CREDITS.md); a point farther than that from
         every centre in Lombardy is outside the area.
         """
+        if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
         best, best_km = None, NEAR_KM
         cos_lat = math.cos(math.radians(lat))
         for comune in self.kb.comuni.values():
@@ -225,15 +259,7 @@ class Understanding:
     # ------------------------------------------------------------------ age
 
     def _word_number(self, token: str) -> int | None:
-        if token in self._number_words:
-            return self._number_words[token]
-        if token in self._tens:
-            return self._tens[token]
-        for ten, value in self._tens.items():  # trentacinque, ventuno
-            rest = token[len(ten):]
-            if token.startswith(ten) and rest in self._number_words and self._number_words[rest] < 10:
-                return value + self._number_words[rest]
-        return None
+        return self._all_number_words.get(token)
 
     def _numbers(self, norm: str) -> list[tuple[int, int]]:
         """(position, value) of every number in the text, digits or words ("thirty five")."""
@@ -293,18 +319,24 @@ class Understanding:
             for need in kb.needs.values()
         }
 
-    def find_needs(self, text: str) -> list[str]:
-        """The needs a message names, strongest first: "mio figlio non va a scuola" -> school."""
+    def find_needs(self, text: str, *, expecting: bool = False) -> list[str]:
+        """The needs a message names, strongest first: "mio figlio non va a scuola" -> school.
+
+        Misspelt keywords ("scula") are looked for only when the bot has asked for the need.
+        """
         norm = normalize(text)
         if not norm:
             return []
         padded = f" {norm} "
-        scores: dict[str, int] = {}
-        for need_id, keywords in self._needs.items():
-            score = sum(len(kw.split()) for kw in keywords if f" {kw} " in padded)
-            if score:
-                scores[need_id] = score
-        if not scores:
+        scores: dict[str, int] = defaultdict(int)
+        for token in set(norm.split()):
+            for need_id in self._need_of_word.get(token, ()):
+                scores[need_id] += 1
+        for phrase, need_ids, weight in self._need_phrases:
+            if phrase in padded:
+                for need_id in need_ids:
+                    scores[need_id] += weight
+        if not scores and expecting:
             for token in norm.split()[:60]:
                 if len(token) < 5:
                     continue
@@ -373,13 +405,17 @@ _SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
 }
 
 
+@lru_cache(maxsize=4096)
+def _script_of_char(ch: str) -> str:
+    cp = ord(ch)
+    for script, ranges in _SCRIPT_RANGES.items():
+        if any(lo <= cp <= hi for lo, hi in ranges):
+            return script
+    return "latin" if ch.isascii() or 0x00C0 <= cp <= 0x024F else "other"
+
+
 def _script_of(letters: list[str]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for ch in letters:
-        cp = ord(ch)
-        name = next(
-            (s for s, ranges in _SCRIPT_RANGES.items() if any(lo <= cp <= hi for lo, hi in ranges)),
-            "latin" if ch.isascii() or 0x00C0 <= cp <= 0x024F else "other",
-        )
-        counts[name] += 1
+        counts[_script_of_char(ch)] += 1
     return max(counts, key=lambda s: counts[s])

@@ -6,7 +6,7 @@ events from their platform's updates and render replies within their platform's 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 # ------------------------------------------------------------------ events
@@ -115,9 +115,15 @@ class Session:
     service: str | None = None  # a service preset by a deep link
     turn: int = 0
 
+    def evolve(self, **changes: Any) -> Session:
+        """A copy with some fields changed (dataclasses.replace, minus its per-call introspection)."""
+        data = dict(self.__dict__)
+        data.update(changes)
+        return Session(**data)
+
     def with_slot(self, slot: str, value: Any) -> Session:
         filled = tuple(s for s in self.filled if s != slot) + ((slot,) if value is not None else ())
-        return replace(self, **{slot: value}, filled=filled)
+        return self.evolve(**{slot: value}, filled=filled)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

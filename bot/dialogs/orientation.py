@@ -24,7 +24,7 @@ user" (/forget): the caller deletes what it stored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -36,7 +36,6 @@ from bot.dialogs.model import (
     Command,
     Event,
     Location,
-    Other,
     Press,
     Reply,
     Resume,
@@ -45,7 +44,7 @@ from bot.dialogs.model import (
     Text,
 )
 from bot.i18n import Catalogs, Translator
-from bot.knowledge import Comune, KnowledgeBase
+from bot.knowledge import Comune, KnowledgeBase, Service
 from bot.matching import (
     UKRAINE,
     Query,
@@ -73,6 +72,7 @@ class State(StrEnum):
 
 ANY = "*"
 ECHO_LIMIT = 40  # characters of the user's text quoted back
+LABEL_LIMIT = 64  # longer text cannot be a button's label
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class Resources:
     kb: KnowledgeBase
     nlu: Understanding
     catalogs: Catalogs
+    # Questions depend only on (state, language, choices): built once, then reused.
+    questions: dict[tuple[str, str | None, tuple[str, ...]], Reply] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,23 @@ def advance(s: Session, ctx: Ctx, before: list[Reply] | None = None) -> Outcome:
         state = State.ASK_MUNICIPIO
     else:
         state = State.RESULTS
-    s = replace(s, state=state)
+    s = s.evolve(state=state)
     replies.append(results(s, ctx) if state == State.RESULTS else question(s, ctx))
     return s, replies
 
 
 def question(s: Session, ctx: Ctx) -> Reply:
     """The reply that asks the question of the current state (also re-asked after odd input)."""
+    if s.state in (State.RESULTS, State.SHOW_SERVICE):
+        return results(s, ctx) if s.state == State.RESULTS else show_service(s, ctx)
+    key = (s.state, s.lang, s.choices)
+    cached = ctx.res.questions.get(key)
+    if cached is None:
+        cached = ctx.res.questions[key] = _ask(s, ctx)
+    return cached
+
+
+def _ask(s: Session, ctx: Ctx) -> Reply:
     tr, kb = ctx.tr(s), ctx.kb
     match s.state:
         case State.ASK_COMUNE | State.START:
@@ -153,10 +165,8 @@ def question(s: Session, ctx: Ctx) -> Reply:
         case State.CHOOSE_LANGUAGE:
             buttons = tuple(Button(f"l:{lang.code}", lang.name) for lang in ctx.res.catalogs.languages)
             return msg(tr(T.CHOOSE_LANGUAGE), buttons=buttons)
-        case State.SHOW_SERVICE:
-            return show_service(s, ctx)
         case _:
-            return results(s, ctx)
+            raise ValueError(f"no question for state {s.state!r}")
 
 
 def _comune_label(c: Comune) -> str:
@@ -183,16 +193,15 @@ def results(s: Session, ctx: Ctx) -> Reply:
     found = choose_services(kb, q, ctx.today)
     sections: list[Section] = []
     buttons: tuple[Button, ...] = ()
+    buttons = _results_buttons(s, ctx, found)
     if found:
         sections.append(Section(tr(T.RESULTS)))
         sections += [service_card(sv, kb, tr, why_line(sv, kb, q.comune, q.age, q.need, tr)) for sv in found]
     else:
         sections.append(Section(tr(T.RESULTS_NONE, need=tr(kb.needs[q.need].label),
                                    age=tr(kb.ages[q.age].label), comune=q.comune.name)))
-        other = [n for n in needs_served(kb, q.comune, q.age, ctx.today) if n != q.need]
-        if other:
+        if any(b.id.startswith("n:") for b in buttons):
             sections.append(Section(tr(T.RESULTS_OTHER_NEEDS, comune=q.comune.name)))
-            buttons = tuple(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other)
     if s.lang == "uk" or q.need == UKRAINE:
         extra = [sv for sv in ukrainian_help(kb, q.comune, ctx.today) if sv not in found]
         if extra:
@@ -204,14 +213,26 @@ def results(s: Session, ctx: Ctx) -> Reply:
         sections.append(service_card(kb.fallback, kb, tr))
         found = [kb.fallback]
     sections.append(Section(tr(T.RESULTS_NEXT)))
-    after = _next_buttons(tr)[1:] if buttons else _next_buttons(tr)  # need buttons shown already
-    return Reply(tuple(sections), (*buttons, *after), tuple(sv.id for sv in found))
+    return Reply(tuple(sections), buttons, tuple(sv.id for sv in found))
+
+
+def _results_buttons(s: Session, ctx: Ctx, found: list[Service]) -> tuple[Button, ...]:
+    """Under the results: when nothing fits, the needs served here instead; then the way on."""
+    tr, kb = ctx.tr(s), ctx.kb
+    after = _next_buttons(tr)
+    if found:
+        return after
+    q = _query(s, ctx)
+    other = [n for n in needs_served(kb, q.comune, q.age, ctx.today) if n != q.need]
+    if not other:
+        return after
+    return (*(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other), *after[1:])
 
 
 def show_service(s: Session, ctx: Ctx) -> Reply:
     """One service named by an operator's link, then the way on to a normal search."""
     tr, kb = ctx.tr(s), ctx.kb
-    service = kb.services[s.service] if s.service in kb.services else kb.fallback
+    service = kb.services.get(s.service or "", kb.fallback)
     return Reply(
         (service_card(service, kb, tr),),
         (Button("x:more", tr(T.BUTTON_MORE)), Button("l:menu", "🌐 " + tr(T.BUTTON_LANGUAGE))),
@@ -237,12 +258,12 @@ def outside_area(s: Session, comune: Comune, ctx: Ctx) -> Reply:
 
 def _set_comune(s: Session, comune: Comune, ctx: Ctx, replies: list[Reply]) -> Session:
     """Fill the comune if the cooperative works there; otherwise explain and keep asking."""
-    s = replace(s, choices=())
-    if not in_area(ctx.kb, comune, ctx.today):
+    s = s.evolve(choices=())
+    if not in_area(ctx.kb, comune):
         replies.append(outside_area(s, comune, ctx))
         return s.with_slot("comune", None)
     if comune.istat != ctx.kb.municipi_of:
-        s = replace(s, municipio=None)
+        s = s.evolve(municipio=None)
     return s.with_slot("comune", comune.istat)
 
 
@@ -250,7 +271,7 @@ def _apply_comune(s: Session, found: ComuneMatch, ctx: Ctx, replies: list[Reply]
     if found.kind == "found":
         return _set_comune(s, found.comune, ctx, replies)
     if found.kind == "ambiguous":
-        return replace(s, choices=tuple(c.istat for c in found.comuni))
+        return s.evolve(choices=tuple(c.istat for c in found.comuni))
     if found.kind == "too-many":
         tr = ctx.tr(s)
         replies.append(msg(tr(T.TOO_MANY_COMUNI, example=found.comuni[0].name)))
@@ -289,7 +310,7 @@ def _read(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[str], list[Rep
     if group:
         s = s.with_slot("age", group)
         filled.append("age")
-    needs = nlu.find_needs(text)
+    needs = nlu.find_needs(text, expecting=state == State.ASK_NEED)
     if needs:
         s = s.with_slot("need", needs[0])
         filled.append("need")
@@ -313,7 +334,7 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
     s, filled, replies = _read(s, text, ctx)
     if filled or replies or s.choices != asked:
         if s.state == State.SHOW_SERVICE:
-            s = replace(s, service=None)
+            s = s.evolve(service=None)
         said = _understood(s, ctx, filled)
         return advance(s, ctx, ([said] if said else []) + replies)
     return s, [_not_understood(s, text, ctx.tr(s)), question(s, ctx)]
@@ -335,7 +356,7 @@ def _not_understood(s: Session, text: str, tr: Translator) -> Reply:
 def _typed_button(s: Session, text: str, ctx: Ctx) -> str | None:
     """A typed text equal to a button's label ("6-13 anni", "Scuola") presses that button."""
     typed = normalize(text)
-    if not typed:
+    if not typed or len(typed) > LABEL_LIMIT:
         return None
     for button in current_buttons(s, ctx):
         if normalize(button.label) == typed:
@@ -347,6 +368,8 @@ def current_buttons(s: Session, ctx: Ctx) -> tuple[Button, ...]:
     """The buttons on screen now: a press of any other is stale."""
     if s.state == State.START:
         return ()
+    if s.state == State.RESULTS:
+        return _results_buttons(s, ctx, choose_services(ctx.kb, _query(s, ctx), ctx.today))
     return question(s, ctx).buttons
 
 
@@ -375,16 +398,16 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
         case "l" if value == "menu":
             return open_language_menu(s, event, ctx)
         case "l" if value in ctx.res.catalogs.translators:
-            s = replace(s, lang=value, lang_source="user")
+            s = s.evolve(lang=value, lang_source="user")
             replies.append(msg(ctx.tr(s)(T.LANGUAGE_SET)))
         case "x" if value == "new":
             return restart(s, event, ctx)
         case "x" if value == "more":
-            s = replace(s, service=None)
+            s = s.evolve(service=None)
         case "x" if value == "need":
             s = s.with_slot("need", None)
         case "x" if value == "comune":
-            s = replace(s.with_slot("comune", None), municipio=None)
+            s = s.with_slot("comune", None).evolve(municipio=None)
         case _:
             return s, [msg(ctx.tr(s)(T.STALE_BUTTON)), question(s, ctx)]
     return advance(s, ctx, replies)
@@ -399,7 +422,7 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     preset = deeplink.parse(arg, ctx.kb, ctx.res.catalogs.codes)
     fresh = Session(lang=s.lang, lang_source=s.lang_source, turn=s.turn)
     if preset.lang:
-        fresh = replace(fresh, lang=preset.lang, lang_source="link")
+        fresh = fresh.evolve(lang=preset.lang, lang_source="link")
     tr = ctx.tr(fresh)
     replies: list[Reply] = []
     if preset.need == UKRAINE:
@@ -415,7 +438,7 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     if preset.service:
         service = ctx.kb.services[preset.service]
         if service.is_active(ctx.today):
-            fresh = replace(fresh, service=service.id, state=State.SHOW_SERVICE)
+            fresh = fresh.evolve(service=service.id, state=State.SHOW_SERVICE)
             return fresh, [*replies, show_service(fresh, ctx)]
         replies.append(msg(tr(T.ENDED, name=service.name)))
     return advance(fresh, ctx, replies)
@@ -449,7 +472,7 @@ def restart(s: Session, event: Event, ctx: Ctx) -> Outcome:
 def back(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """Undo the last answer and ask that question again."""
     if s.state in (State.CHOOSE_LANGUAGE, State.SHOW_SERVICE) or s.choices:
-        return advance(replace(s, choices=(), service=None), ctx)
+        return advance(s.evolve(choices=(), service=None), ctx)
     if not s.filled:
         return advance(s, ctx, [msg(ctx.tr(s)(T.BACK_AT_START))])
     last = s.filled[-1]
@@ -460,7 +483,7 @@ def back(s: Session, event: Event, ctx: Ctx) -> Outcome:
 
 
 def open_language_menu(s: Session, event: Event, ctx: Ctx) -> Outcome:
-    s = replace(s, state=State.CHOOSE_LANGUAGE)
+    s = s.evolve(state=State.CHOOSE_LANGUAGE)
     return s, [question(s, ctx)]
 
 
@@ -495,7 +518,7 @@ def location(s: Session, event: Event, ctx: Ctx) -> Outcome:
     comune = ctx.res.nlu.nearest_comune(event.latitude, event.longitude)
     tr = ctx.tr(s)
     if comune is None:
-        return advance(replace(s, choices=()), ctx, [*greeting[:1], msg(tr(T.LOCATION_OUTSIDE))])
+        return advance(s.evolve(choices=()), ctx, [*greeting[:1], msg(tr(T.LOCATION_OUTSIDE))])
     replies: list[Reply] = [*greeting[:1], msg(tr(T.LOCATION_FOUND, comune=comune.name))]
     s = _set_comune(s, comune, ctx, replies)
     return advance(s, ctx, replies)
@@ -568,11 +591,11 @@ def _language_from_client(s: Session, event: Event, catalogs: Catalogs) -> Sessi
     client = getattr(event, "client_lang", None)
     picked = catalogs.pick(client)
     if picked:
-        return replace(s, lang=picked, lang_source="client")
+        return s.evolve(lang=picked, lang_source="client")
     if client and s.lang is None and "en" in catalogs.translators:
-        return replace(s, lang="en", lang_source="client")  # an unshipped language: English
+        return s.evolve(lang="en", lang_source="client")  # an unshipped language: English
     if s.lang is None:
-        return replace(s, lang=catalogs.default)
+        return s.evolve(lang=catalogs.default)
     return s
 
 
@@ -582,7 +605,7 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
         return s
     detected = ctx.res.nlu.detect_language(text)
     if detected and detected != s.lang and detected in ctx.res.catalogs.translators:
-        return replace(s, lang=detected, lang_source="text")
+        return s.evolve(lang=detected, lang_source="text")
     return s
 
 
@@ -592,11 +615,11 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
 def step(session: Session | None, event: Event, res: Resources, today: date) -> Outcome:
     """One turn of the conversation: the new session (None: forget the user) and the replies."""
     s = _language_from_client(session or Session(), event, res.catalogs)
-    s = replace(s, turn=s.turn + 1)
+    s = s.evolve(turn=s.turn + 1)
     kind = event_kind(event)
     handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
     ctx = Ctx(res, today)
     new, replies = handler(s, event, ctx)
     final = new or s
-    stamp = {"lang": final.lang or res.catalogs.default, "state": str(final.state)}
-    return new, [replace(r, **stamp) for r in replies]
+    lang, state = final.lang or res.catalogs.default, str(final.state)
+    return new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies]

@@ -1,7 +1,8 @@
 """The console chat: the bot in a terminal, with no token and no network.
 
 One user message per line on stdin. A line equal to a shown button's number or label
-presses that button (the age question shows no numbers: there "3" is an age, not a button); `/command arg` is a command. For trying things that only phones send:
+presses that button (the age question shows no numbers: there "3" is an age, not a
+button); `/command arg` is a command. For trying things that only phones send:
 `/location LAT LON`, `/sticker`, `/photo`, `/voice`. With `--json`, every bot message is
 one JSON line: {"text", "buttons", "services", "lang", "state"}.
 """

@@ -1,0 +1,84 @@
+"""Shared fixtures: the real knowledge base and catalogs, and a chat driver over the pure dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.config import ROOT, Config
+from bot.dialogs.model import Command, Event, Press, Reply, Session, Text
+from bot.dialogs.orientation import Resources, step
+from bot.resources import load_resources
+
+# The day these tests describe. Services' periods are absolute dates, so the tests pin it.
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture(scope="session")
+def res() -> Resources:
+    return load_resources(Config.from_env({}))
+
+
+@dataclass
+class Chat:
+    """Drives the dialog as a user would: typing, pressing buttons by their label."""
+
+    res: Resources
+    lang: str | None = None
+    today: date = TODAY
+    session: Session | None = None
+    replies: list[Reply] = field(default_factory=list)
+    forgotten: bool = False
+
+    def send(self, event: Event) -> list[Reply]:
+        self.session, self.replies = step(self.session, event, self.res, self.today)
+        self.forgotten = self.session is None
+        return self.replies
+
+    def start(self, payload: str = "") -> list[Reply]:
+        return self.send(Command("start", payload, self.lang))
+
+    def say(self, text: str) -> list[Reply]:
+        return self.send(Text(text, self.lang))
+
+    def command(self, name: str, arg: str = "") -> list[Reply]:
+        return self.send(Command(name, arg, self.lang))
+
+    def press(self, label: str) -> list[Reply]:
+        """Press the button with this label among the buttons now on screen."""
+        for button in self.buttons:
+            if button.label == label:
+                return self.send(Press(button.id, self.lang))
+        raise AssertionError(f"no button {label!r} on screen; buttons: {[b.label for b in self.buttons]}")
+
+    @property
+    def buttons(self):
+        for reply in reversed(self.replies):
+            if reply.buttons:
+                return reply.buttons
+        return ()
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(r.text for r in self.replies)
+
+    @property
+    def services(self) -> list[str]:
+        return [s for r in self.replies for s in r.services]
+
+    @property
+    def state(self) -> str:
+        return self.replies[-1].state
+
+
+@pytest.fixture
+def chat(res: Resources) -> Chat:
+    return Chat(res)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT

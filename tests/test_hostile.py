@@ -1,0 +1,97 @@
+"""Odd and hostile input in every state: always a short useful reply, never a crash."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.dialogs.model import Command, Event, Location, Other, Press, Text
+from bot.dialogs.orientation import State
+from tests.conftest import Chat
+
+# How to bring a fresh chat into each state.
+ROUTES: dict[str, list[Event]] = {
+    State.START: [],
+    State.ASK_COMUNE: [Command("start")],
+    State.CHOOSE_COMUNE: [Command("start"), Text("Paderno")],
+    State.ASK_AGE: [Command("start"), Text("Monza")],
+    State.ASK_NEED: [Command("start"), Text("Monza"), Text("40")],
+    State.ASK_MUNICIPIO: [Command("start"), Text("Milano, 7 anni, scuola")],
+    State.RESULTS: [Command("start"), Text("Bresso, 9 anni, scuola")],
+    State.SHOW_SERVICE: [Command("start", "spaderno-sportello")],
+    State.CHOOSE_LANGUAGE: [Command("start"), Command("language")],
+}
+
+HOSTILE: list[Event] = [
+    Text(""), Text("   "), Text("🙂"), Text("🙂🙂🙂🙂"), Text("x" * 5000), Text("ciao " * 1000),
+    Text("\x00\x01\x02\x1b[31mred\x7f"), Text("<b>bold</b><script>alert(1)</script>"),
+    Text("*bold* _it_ `code` [link](http://x)"), Text("&amp; &lt;"), Text("‮reversed"),
+    Text("0"), Text("-5"), Text("999"), Text("1e9"), Text("٣٥٣٥٣٥"), Text("/"), Text("??"),
+    Text("Paderno Sesto Cologno"), Text("https://example.com"), Text("null"), Text("\n\n\n"),
+    Press(""), Press("c:"), Press("c:000000"), Press("n:../../x"), Press("a:999"), Press("m:99"),
+    Press("l:xx"), Press("x:zzz"), Press("💥" * 40), Press("c:015146" * 20),
+    Command(""), Command("START", "lit_cxx_n"), Command("start", "x" * 500), Command("back"),
+    Command("back"), Command("help"), Command("language"), Command("forget"), Command("restart"),
+    Command("ukraina"), Command("nonsense", "arg"),
+    Other("sticker"), Other("voice"), Other("photo"), Other("video"), Other("contact"), Other(""),
+    Location(float("nan"), 9.0), Location(math.inf, -math.inf), Location(91.0, 200.0), Location(0.0, 0.0),
+]
+
+
+def _chat_in(res, state: str) -> Chat:
+    chat = Chat(res)
+    for event in ROUTES[state]:
+        chat.send(event)
+    if state != State.START:
+        assert chat.state == state, (state, chat.state)
+    return chat
+
+
+def _assert_kind_reply(chat: Chat) -> None:
+    assert chat.replies, "every event gets an answer"
+    for reply in chat.replies:
+        assert reply.text.strip()
+        assert len(reply.text) <= 4096
+        for button in reply.buttons:
+            assert button.id.isascii() and len(button.id.encode()) <= 64
+            assert button.label.strip()
+    if not chat.forgotten:
+        assert chat.state in {s.value for s in State}
+
+
+@pytest.mark.parametrize("state", list(ROUTES))
+def test_hostile_input_in_every_state(res, state):
+    for event in HOSTILE:
+        chat = _chat_in(res, state)
+        chat.send(event)
+        _assert_kind_reply(chat)
+
+
+@pytest.mark.parametrize("state", list(ROUTES))
+def test_user_text_echoed_back_is_short(res, state):
+    chat = _chat_in(res, state)
+    chat.send(Text("Q" * 3000))
+    assert "Q" * 41 not in chat.text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from(list(ROUTES)), text=st.text(max_size=300))
+def test_any_text_in_any_state_gets_a_reply(res, state, text):
+    chat = _chat_in(res, state)
+    chat.send(Text(text))
+    _assert_kind_reply(chat)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(st.sampled_from(HOSTILE), max_size=8))
+def test_any_sequence_of_odd_events_keeps_the_dialog_going(res, events):
+    chat = _chat_in(res, State.ASK_COMUNE)
+    for event in events:
+        chat.send(event)
+        _assert_kind_reply(chat)
+    chat.send(Command("start"))
+    chat.send(Text("Bresso, 9 anni, scuola"))
+    assert "cinisello-scuola" in chat.services
