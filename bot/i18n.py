@@ -60,10 +60,6 @@ class Translator:
     def clock(self, value: time) -> str:
         return format_time(value, "short", locale=self.locale)
 
-    def join(self, items: Iterable[str]) -> str:
-        items = list(items)
-        return format_list(items, locale=self.locale) if items else ""
-
 
 _LOCALES: dict[str, Locale] = {}
 
@@ -95,9 +91,6 @@ class Catalogs:
             return None
         code = client_lang.replace("_", "-").split("-")[0].lower()
         return code if code in self.translators else None
-
-    def name(self, lang: str) -> str:
-        return next((lang_.name for lang_ in self.languages if lang_.code == lang), lang)
 
 
 def catalog_path(locales: Path, lang: str) -> Path:
@@ -137,18 +130,17 @@ def load_catalogs(locales: Path) -> Catalogs:
     return Catalogs(translators, tuple(languages))
 
 
-def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str]]) -> list[Problem]:
+def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str, str, str]]) -> list[Problem]:
     """Texts a user may read that a shipped language has not translated (or marked fuzzy)."""
     out: list[Problem] = []
     texts = list(texts)
     for lang, tr in catalogs.translators.items():
         if lang == SOURCE_LANGUAGE:
             continue
-        for text, where in texts:
+        po = catalog_path(Path("locales"), lang).as_posix()
+        for text, file, entry, field_name in texts:
             if text not in tr.messages:
-                file, _, entry = where.partition(":")
-                out.append(Problem("warning", catalog_path(Path("locales"), lang).as_posix(), entry,
-                                   "msgid", f"not translated: '{text[:60]}' (from {file})"))
+                out.append(Problem("warning", po, entry, field_name, f"not translated: '{text[:60]}' (from {file})"))
     return out
 
 

@@ -184,20 +184,18 @@ class KnowledgeBase:
     def ambito_of(self, istat: str) -> Ambito | None:
         return next((a for a in self.ambiti.values() if istat in a.comuni), None)
 
-    def translatable_texts(self) -> list[tuple[str, str]]:
-        """Every text of the knowledge base a user reads, with where it comes from."""
-        out: list[tuple[str, str]] = []
-        for need in self.needs.values():
-            out.append((need.label, f"needs.yaml:{need.id}"))
-        for age in self.ages.values():
-            out.append((age.label, f"ages.yaml:{age.id}"))
+    def translatable_texts(self) -> list[tuple[str, str, str, str]]:
+        """Every text of the knowledge base a user reads: (text, file, entry, field)."""
+        out: list[tuple[str, str, str, str]] = []
+        out += [(n.label, "needs.yaml", n.id, "label") for n in self.needs.values()]
+        out += [(a.label, "ages.yaml", a.id, "label") for a in self.ages.values()]
         for s in self.services.values():
-            out.append((s.summary, f"{s.file}:summary"))
-            out.extend((n, f"{s.file}:notes") for n in s.notes)
-            out.extend((c.note, f"{s.file}:contacts") for c in s.contacts if c.note)
+            out.append((s.summary, s.file, s.id, "summary"))
+            out += [(n, s.file, s.id, "notes") for n in s.notes]
+            out += [(c.note, s.file, s.id, "contacts.note") for c in s.contacts if c.note]
             if s.hours.note:
-                out.append((s.hours.note, f"{s.file}:hours"))
-            out.extend((b.label, f"{s.file}:hours") for b in s.hours.blocks if b.label)
+                out.append((s.hours.note, s.file, s.id, "hours.note"))
+            out += [(b.label, s.file, s.id, "hours.label") for b in s.hours.blocks if b.label]
         return out
 
 

@@ -234,10 +234,6 @@ class Understanding:
             codes |= self._exact.get(key) or self._first_word.get(key, set())
         return self._result(codes)
 
-    def comune_by_name(self, name: str) -> Comune | None:
-        codes = self._exact.get(latin(name), set())
-        return self.kb.comuni[next(iter(codes))] if len(codes) == 1 else None
-
     def nearest_comune(self, lat: float, lon: float) -> Comune | None:
         """The comune whose centre is nearest a shared location, if within NEAR_KM of it.
 

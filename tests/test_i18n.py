@@ -26,7 +26,7 @@ def _catalog(lang: str):
 
 def _italian_texts(res) -> list[str]:
     ui = [v for k, v in vars(T).items() if k.isupper() and isinstance(v, str)]
-    return ui + [text for text, _ in res.kb.translatable_texts()]
+    return ui + [text for text, *_ in res.kb.translatable_texts()]
 
 
 @pytest.mark.parametrize("lang", SHIPPED)

@@ -152,3 +152,16 @@ def test_kb_check_and_chat_refuse_a_broken_knowledge_base_without_a_traceback(kb
     assert chat.returncode == 1
     assert "field 'needs'" in chat.stderr
     assert "Traceback" not in chat.stderr
+
+
+def test_kb_check_warns_of_untranslated_and_stale_entries(kb_copy: Path):
+    import os
+
+    _edit(kb_copy / "services" / "geco.yaml", "Ci sono corsi, laboratori e tirocini di lavoro.",
+          "Ci sono corsi e tirocini.")
+    env = {**os.environ, "BOT_KNOWLEDGE": str(kb_copy), "BOT_TODAY": "2028-01-10"}
+    result = _run("kb", "check", env=env)
+    assert result.returncode == 0
+    assert "locales/uk/LC_MESSAGES/orienta.po: entry 'geco', field 'summary'" in result.stdout
+    assert "not translated: 'Per giovani dai 18 ai 30 anni." in result.stdout
+    assert "entry 'geco', field 'verified': last verified 2026-11-25, over 12 months ago" in result.stdout

@@ -113,7 +113,6 @@ class Session:
     filled: tuple[str, ...] = ()  # slots in the order they were filled, for /back
     choices: tuple[str, ...] = ()  # ISTAT codes offered when a name was ambiguous
     service: str | None = None  # a service preset by a deep link
-    turn: int = 0
 
     def evolve(self, **changes: Any) -> Session:
         """A copy with some fields changed (dataclasses.replace, minus its per-call introspection)."""

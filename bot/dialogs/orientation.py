@@ -127,7 +127,7 @@ def advance(s: Session, ctx: Ctx, before: list[Reply] | None = None) -> Outcome:
     else:
         state = State.RESULTS
     s = s.evolve(state=state)
-    replies.append(results(s, ctx) if state == State.RESULTS else question(s, ctx))
+    replies.append(question(s, ctx))
     return s, replies
 
 
@@ -192,7 +192,6 @@ def results(s: Session, ctx: Ctx) -> Reply:
     q = _query(s, ctx)
     found = choose_services(kb, q, ctx.today)
     sections: list[Section] = []
-    buttons: tuple[Button, ...] = ()
     buttons = _results_buttons(s, ctx, found)
     if found:
         sections.append(Section(tr(T.RESULTS)))
@@ -420,7 +419,7 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """Always a fresh start; a deep-link payload presets language, comune, age, need, service."""
     arg = event.arg if isinstance(event, Command) else ""
     preset = deeplink.parse(arg, ctx.kb, ctx.res.catalogs.codes)
-    fresh = Session(lang=s.lang, lang_source=s.lang_source, turn=s.turn)
+    fresh = Session(lang=s.lang, lang_source=s.lang_source)
     if preset.lang:
         fresh = fresh.evolve(lang=preset.lang, lang_source="link")
     tr = ctx.tr(fresh)
@@ -465,7 +464,7 @@ def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
 
 
 def restart(s: Session, event: Event, ctx: Ctx) -> Outcome:
-    fresh = Session(lang=s.lang, lang_source=s.lang_source, turn=s.turn)
+    fresh = Session(lang=s.lang, lang_source=s.lang_source)
     return advance(fresh, ctx, [msg(ctx.tr(s)(T.RESTARTED))])
 
 
@@ -615,7 +614,6 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
 def step(session: Session | None, event: Event, res: Resources, today: date) -> Outcome:
     """One turn of the conversation: the new session (None: forget the user) and the replies."""
     s = _language_from_client(session or Session(), event, res.catalogs)
-    s = s.evolve(turn=s.turn + 1)
     kind = event_kind(event)
     handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
     ctx = Ctx(res, today)
