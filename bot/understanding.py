@@ -37,11 +37,16 @@ NEAR_KM = 8.0  # farther than this from every comune centre: not in Lombardy
 MAX_CHOICES = 6  # more candidates than this: ask for the full name instead
 
 
+def _sure_score(query: str) -> float:
+    """How close a typo must be to be taken without asking: short words need more."""
+    return 92.0 if len(query) < 8 else 88.0
+
+
 @dataclass(frozen=True)
 class ComuneMatch:
     """The outcome of looking for a comune: one, a short choice, too many, or none."""
 
-    kind: Literal["found", "ambiguous", "too-many", "none"]
+    kind: Literal["found", "ambiguous", "suggested", "too-many", "none"]
     comuni: tuple[Comune, ...] = ()
 
     @property
@@ -92,9 +97,10 @@ class Understanding:
                 self._first_word[words[0]].add(comune.istat)
         self._common = frozenset(latin(w) for w in kb.common_words)
         self._longest = max(len(k.split()) for k in self._exact)
-        # Fuzzy candidates: names and unambiguous first words, at least 4 letters long.
-        self._fuzzy_keys: list[str] = [k for k in self._exact if len(k) >= 4]
-        self._fuzzy_keys += [w for w in self._first_word if w not in self._exact]
+        # Fuzzy candidates: names and first words, at least 4 letters long, that are not
+        # everyday words ("hello" must not become Ello).
+        self._fuzzy_keys: list[str] = [k for k in self._exact if len(k) >= 4 and k not in self._common]
+        self._fuzzy_keys += [w for w in self._first_word if w not in self._exact and w not in self._common]
         # Inside a sentence, only typos of the cooperative's own comuni are worth the risk:
         # "ho trovato lavoro" must not become Rovato.
         self._by_length: dict[tuple[int, float, bool], list[str]] = {}
@@ -180,22 +186,29 @@ class Understanding:
         # Only a first word shared by several names ("Sesto"): a misspelt full name
         # ("Sesto San Dzhovanni") may still say which; if not, the user chooses.
         fuzzy = self._fuzzy(query, tokens, expecting)
-        if fuzzy.kind == "found" or not taken:
+        if fuzzy.kind in ("found", "suggested") or not taken:
             return fuzzy
         return self._result(taken[0][2])
 
     def _fuzzy(self, query: str, tokens: list[str], expecting: bool) -> ComuneMatch:
-        """Typos: the whole answer first (when the bot asked), then groups of 1-3 words."""
-        if expecting and len(tokens) <= 4:
-            whole = self._best([query], FUZZY_CUTOFF)
-            if whole.kind == "found":
+        """Typos: the whole answer first (when the bot asked), then groups of 1-3 words.
+
+        A close but not certain answer ("Bressp", "Сесто Сан Джованні") is only suggested:
+        the user confirms with one tap, so a greeting is never taken for a far-away place.
+        """
+        whole_answer = expecting and len(tokens) <= 4 and query not in self._common
+        if whole_answer:
+            whole, score = self._best([query], FUZZY_CUTOFF)
+            if whole.kind != "none" and score >= _sure_score(query):
                 return whole
         grams = [g for _, _, g in _ngrams(tokens, 3) if len(g) >= 5 and g not in self._common]
         found = ComuneMatch("none")
         if grams:
-            found = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE, covered=True)
-        if found.kind == "none" and expecting and len(tokens) <= 4:
-            return self._best([query], FUZZY_CUTOFF)
+            found, _ = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE, covered=True)
+            if found.kind == "found":
+                return found
+        if whole_answer and whole.kind != "none":
+            return ComuneMatch("suggested", whole.comuni)
         return found
 
     def _candidates(self, length: int, cutoff: float, covered: bool) -> list[str]:
@@ -212,7 +225,7 @@ class Understanding:
             self._by_length[cache_key] = [k for k in keys if low <= len(k) <= high]
         return self._by_length[cache_key]
 
-    def _best(self, queries: list[str], cutoff: float, covered: bool = False) -> ComuneMatch:
+    def _best(self, queries: list[str], cutoff: float, covered: bool = False) -> tuple[ComuneMatch, float]:
         best_score, best_keys = 0.0, set()
         for query in queries:
             keys = self._candidates(len(query), cutoff, covered)
@@ -228,11 +241,11 @@ class Understanding:
             else:
                 best_keys |= tied
         if not best_keys:
-            return ComuneMatch("none")
+            return ComuneMatch("none"), 0.0
         codes: set[str] = set()
         for key in best_keys:
             codes |= self._exact.get(key) or self._first_word.get(key, set())
-        return self._result(codes)
+        return self._result(codes), best_score
 
     def nearest_comune(self, lat: float, lon: float) -> Comune | None:
         """The comune whose centre is nearest a shared location, if within NEAR_KM of it.

@@ -128,6 +128,15 @@ def test_typo_in_comune_still_matches(chat: Chat):
     assert chat.session.comune == "015077"
 
 
+def test_uncertain_typo_is_confirmed_with_one_tap(chat: Chat):
+    chat.start()
+    chat.say("Bressp")
+    assert chat.state == State.CHOOSE_COMUNE
+    assert "Intendi questo comune?" in chat.text
+    chat.press("Bresso (MI)")
+    assert chat.state == State.ASK_AGE and chat.session.comune == "015032"
+
+
 def test_unknown_comune_gets_a_kind_retry_quoting_the_text(chat: Chat):
     chat.start()
     chat.say("Xyzzyville")

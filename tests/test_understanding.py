@@ -25,7 +25,6 @@ def nlu(res) -> Understanding:
         ("Монца", "Monza"),
         ("Мілан", "Milano"),
         ("ميلانو", "Milano"),
-        ("Сесто Сан Джованні", "Sesto San Giovanni"),
         ("Milan", "Milano"),
         ("Cusano Milano", "Cusano Milanino"),  # the seed's spelling
         ("Muggio", "Muggiò"),
@@ -85,6 +84,17 @@ def test_comune_inside_a_sentence(nlu, sentence, name):
 )
 def test_everyday_words_are_not_taken_for_comuni(nlu, sentence):
     assert nlu.find_comune(sentence).kind == "none"
+
+
+@pytest.mark.parametrize(("text", "name"), [("Bressp", "Bresso"), ("Сесто Сан Джованні", "Sesto San Giovanni")])
+def test_a_close_but_uncertain_answer_is_suggested(nlu, text, name):
+    match = nlu.find_comune(text, expecting=True)
+    assert match.kind == "suggested" and match.comune.name == name
+
+
+@pytest.mark.parametrize("greeting", ["Hello", "Ciao", "Привіт", "Salve", "Buongiorno", "figlio", "papa"])
+def test_greetings_are_not_comuni(nlu, greeting):
+    assert nlu.find_comune(greeting, expecting=True).kind == "none"
 
 
 def test_a_lone_everyday_word_answering_the_question_is_the_comune(nlu):

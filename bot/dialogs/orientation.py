@@ -151,7 +151,8 @@ def _ask(s: Session, ctx: Ctx) -> Reply:
             return msg(tr(T.ASK_COMUNE), tr(T.ASK_COMUNE_HINT), buttons=(*buttons, lang))
         case State.CHOOSE_COMUNE:
             buttons = tuple(Button(f"c:{c}", _comune_label(kb.comuni[c])) for c in s.choices)
-            return msg(tr(T.CHOOSE_COMUNE), buttons=buttons)
+            text = tr(T.CHOOSE_COMUNE) if len(s.choices) > 1 else tr(T.DID_YOU_MEAN)
+            return msg(text, buttons=buttons)
         case State.ASK_AGE:
             buttons = tuple(Button(f"a:{a.id}", tr(a.label)) for a in kb.ages.values())
             return msg(tr(T.ASK_AGE), tr(T.ASK_AGE_HINT), buttons=buttons)
@@ -269,7 +270,7 @@ def _set_comune(s: Session, comune: Comune, ctx: Ctx, replies: list[Reply]) -> S
 def _apply_comune(s: Session, found: ComuneMatch, ctx: Ctx, replies: list[Reply]) -> Session:
     if found.kind == "found":
         return _set_comune(s, found.comune, ctx, replies)
-    if found.kind == "ambiguous":
+    if found.kind in ("ambiguous", "suggested"):
         return s.evolve(choices=tuple(c.istat for c in found.comuni))
     if found.kind == "too-many":
         tr = ctx.tr(s)

@@ -18,6 +18,7 @@ UNDERSTOOD = N_("Ho capito: %(what)s.")
 ASK_COMUNE = N_("In quale comune abiti?")
 ASK_COMUNE_HINT = N_("Tocca un pulsante o scrivi il nome del comune.")
 CHOOSE_COMUNE = N_("Ci sono più comuni con questo nome. Quale è il tuo?")
+DID_YOU_MEAN = N_("Intendi questo comune? Tocca il nome o scrivilo di nuovo.")
 TOO_MANY_COMUNI = N_("Ci sono tanti comuni con questo nome. Scrivi il nome completo, "
                      "per esempio %(example)s.")
 COMUNE_NOT_FOUND = N_("Non trovo il comune «%(text)s». Scrivi di nuovo il nome, "
