@@ -61,6 +61,7 @@ class Comune:
     lat: float | None = None
     lon: float | None = None
     aliases: tuple[str, ...] = ()
+    region: str = "Lombardia"
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ class KnowledgeBase:
     services: Mapping[str, Service]
     needs: Mapping[str, Need]
     ages: Mapping[str, AgeGroup]
-    comuni: Mapping[str, Comune]  # ISTAT code -> comune, the whole gazetteer
+    comuni: Mapping[str, Comune]  # ISTAT code -> comune, all of Lombardy
+    elsewhere: Mapping[str, Comune]  # the rest of Italy: known by exact name, always outside
     ambiti: Mapping[str, Ambito]
     menu_comuni: tuple[str, ...]  # ISTAT codes shown as buttons
     municipi_of: str | None  # ISTAT code of the comune split into Municipi (Milano)
@@ -267,7 +269,7 @@ def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> Any:
 
 
 def load_gazetteer(path: Path) -> dict[str, Comune]:
-    """All comuni of Lombardy from the CSV derived from ISTAT (see gazetteer/CREDITS.md)."""
+    """Comuni from a CSV derived from ISTAT (see gazetteer/CREDITS.md)."""
     comuni: dict[str, Comune] = {}
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -280,6 +282,7 @@ def load_gazetteer(path: Path) -> dict[str, Comune]:
                 lat=float(lat) if lat else None,
                 lon=float(lon) if lon else None,
                 aliases=aliases,
+                region=row.get("region") or "Lombardia",
             )
     return comuni
 
@@ -590,8 +593,10 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     """Load and check the whole knowledge base; raise KnowledgeError listing every error."""
     problems: list[Problem] = []
     gazetteer = gazetteer or root / "gazetteer" / "comuni_lombardia.csv"
+    elsewhere_path = gazetteer.with_name("comuni_altre_regioni.csv")
     try:
         comuni = load_gazetteer(gazetteer)
+        elsewhere = load_gazetteer(elsewhere_path) if elsewhere_path.exists() else {}
     except (OSError, KeyError, ValueError) as exc:
         raise KnowledgeError([Problem("error", str(gazetteer), "", "", f"cannot be read: {exc}")]) from None
     places = _Places(comuni)
@@ -616,7 +621,7 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     covered = frozenset().union(*(a.comuni for a in ambiti.values()),
                                 *(s.comuni for s in services.values() if not s.fallback))
     return KnowledgeBase(
-        services=services, needs=needs, ages=ages, comuni=comuni, ambiti=ambiti,
+        services=services, needs=needs, ages=ages, comuni=comuni, elsewhere=elsewhere, ambiti=ambiti,
         menu_comuni=menu, municipi_of=municipi_of, municipi=municipi, extra_aliases=aliases,
         common_words=common, covered=covered,        year_words=year_words, month_words=month_words, numbers=numbers,
         warnings=tuple(problems),

@@ -95,6 +95,12 @@ class Understanding:
             words = latin(comune.name).split()
             if len(words) > 1 and len(words[0]) > 3:
                 self._first_word[words[0]].add(comune.istat)
+        # Elsewhere in Italy: exact names only, looked up when nothing in Lombardy fits.
+        self._elsewhere: dict[str, Comune] = {}
+        for comune in kb.elsewhere.values():
+            for name in (comune.name, *comune.aliases):
+                for variant in _name_variants(name):
+                    self._elsewhere.setdefault(variant, comune)
         self._common = frozenset(latin(w) for w in kb.common_words)
         self._longest = max(len(k.split()) for k in self._exact)
         # Fuzzy candidates: names and first words, at least 4 letters long, that are not
@@ -164,6 +170,8 @@ class Understanding:
             return self._result(self._exact[query])
         if query in self._first_word and (expecting or query not in self._common):
             return self._result(self._first_word[query])
+        if expecting and query in self._elsewhere and query not in self._common:  # "Torino": far away
+            return ComuneMatch("found", (self._elsewhere[query],))
         tokens = query.split()
         if len(tokens) > 60:  # a pasted text: look at its start only
             tokens = tokens[:60]

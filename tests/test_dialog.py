@@ -96,6 +96,13 @@ def test_bergamo_is_told_plainly_it_is_outside_and_still_gets_a_contact(chat: Ch
     assert chat.state == State.ASK_COMUNE  # and the conversation goes on
 
 
+def test_a_place_elsewhere_in_italy_is_named_in_the_answer(chat: Chat):
+    chat.start()
+    chat.say("Torino")
+    assert "Torino è fuori dalla zona" in chat.text
+    assert chat.state == State.ASK_COMUNE
+
+
 def test_abbiategrasso_is_outside_the_area_not_matched_to_a_covered_comune(chat: Chat):
     chat.start()
     chat.say("Abbiategrasso")

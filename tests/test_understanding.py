@@ -56,6 +56,12 @@ def test_ambiguous_short_name_offers_covered_comune_first(nlu, text, first, also
     assert names[0] == first and also in names
 
 
+@pytest.mark.parametrize("name", ["Torino", "Roma", "Napoli", "Bolzano", "Palermo"])
+def test_a_comune_elsewhere_in_italy_is_itself_not_a_lombard_look_alike(nlu, name):
+    match = nlu.find_comune(name, expecting=True)
+    assert match.kind == "found" and match.comune.name == name and match.comune.region != "Lombardia"
+
+
 def test_out_of_area_comune_is_never_pulled_to_a_covered_one(nlu):
     for text in ("Bergamo", "Abbiategrasso", "Lodi", "Pavia", "Varese", "Como"):
         match = nlu.find_comune(text, expecting=True)
