@@ -1,4 +1,4 @@
-"""`python -m bot chat|kb check`: the bot's entry points."""
+"""`python -m bot chat|telegram|link|kb check`: the bot's entry points."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="print each bot message as one JSON line")
     chat.add_argument("--db", help="SQLite file for the conversation (default: $BOT_DB or orienta.sqlite3)")
     chat.add_argument("--user", default="local", help="user id in the store (default: local)")
+    tg = sub.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
+    tg.add_argument("--webhook", metavar="URL", help="receive updates at this public HTTPS URL instead of polling")
+    tg.add_argument("--listen", default=None, help="webhook server address (default: $WEBHOOK_LISTEN or 0.0.0.0)")
+    tg.add_argument("--port", type=int, default=None, help="webhook server port (default: $PORT or 8443)")
+    link = sub.add_parser("link", help="print an operator's deep link and write its QR code")
+    link.add_argument("--bot", help="the bot's username (default: $TELEGRAM_BOT_USERNAME)")
+    link.add_argument("--lang", help="language code, e.g. ar, uk")
+    link.add_argument("--comune", help="comune name or ISTAT code, e.g. 'Cinisello Balsamo' or 015077")
+    link.add_argument("--age", type=int, help="age in years of the person who needs help")
+    link.add_argument("--need", help="need id, e.g. school, ukraine")
+    link.add_argument("--service", help="one service id, e.g. paderno-sportello")
+    link.add_argument("--ukraine", action="store_true", help="the Ukrainian entry point (payload ua)")
+    link.add_argument("--qr", metavar="BASENAME", help="write BASENAME.png and BASENAME.svg (default: no QR)")
     kb = sub.add_parser("kb", help="knowledge-base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     kb_sub.add_parser("check", help="list errors (exit 1) and warnings (exit 0)")
@@ -40,6 +53,29 @@ async def _chat(args: argparse.Namespace, config: Config) -> None:
         await store.close()
 
 
+def _telegram(args: argparse.Namespace, config: Config) -> int:
+    import logging
+    import os
+
+    from bot.handlers.telegram import SettingsError, TelegramSettings, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    try:
+        settings = TelegramSettings.from_env(dict(os.environ))
+        listen = args.listen or os.environ.get("WEBHOOK_LISTEN") or "0.0.0.0"
+        port = args.port or int(os.environ.get("PORT") or 8443)
+        serve(config, settings, webhook_url=args.webhook, listen=listen, port=port)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KnowledgeError as exc:
+        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = Config.from_env()
@@ -47,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         from bot.kb_check import check
 
         return check(config, sys.stdout)
+    if args.command == "link":
+        from bot.links import main as link_main
+
+        return link_main(args, config)
+    if args.command == "telegram":
+        return _telegram(args, config)
     try:
         asyncio.run(_chat(args, config))
     except KnowledgeError as exc:

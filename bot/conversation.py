@@ -40,8 +40,12 @@ class Conversation:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    async def handle(self, channel: str, user_id: str, event: Event) -> list[Reply]:
+    async def handle(self, channel: str, user_id: str, event: Event, *, once: str | None = None) -> list[Reply]:
+        """The replies to one event. With `once` (e.g. an update id), an event delivered
+        again after a crash or a retry is answered only the first time: [] afterwards."""
         async with self._user_lock((channel, user_id)):
+            if once and await self.store.was_seen(once):
+                return []
             session = await self.store.load(channel, user_id)
             try:
                 new, replies = step(session, event, self.resources, self.today())
@@ -52,9 +56,9 @@ class Conversation:
                 tr = self.resources.catalogs.get(session.lang if session else None)
                 return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
             if new is None:
-                await self.store.delete(channel, user_id)
+                await self.store.delete(channel, user_id, seen=once)
             else:
-                await self.store.save(channel, user_id, new)
+                await self.store.save(channel, user_id, new, seen=once)
             return replies
 
     async def has_session(self, channel: str, user_id: str) -> bool:

@@ -85,3 +85,22 @@ async def test_a_bug_in_the_dialog_costs_one_apology_not_the_conversation(res, t
     assert "c'è stato un problema" in replies[0].text
     assert await store.load("telegram", "5") == before
     await store.close()
+
+
+async def test_an_event_delivered_twice_is_answered_once(res, tmp_path: Path):
+    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    conv = Conversation(res, store, lambda: TODAY)
+    first = await conv.handle("telegram", "3", Text("Monza"), once="telegram:update:10")
+    again = await conv.handle("telegram", "3", Text("Monza"), once="telegram:update:10")
+    assert first and again == []
+    await store.close()
+
+
+async def test_a_notice_is_given_once_even_across_restarts(tmp_path: Path):
+    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    assert await store.first_time("telegram:group:-100")
+    assert not await store.first_time("telegram:group:-100")
+    await store.close()
+    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    assert not await store.first_time("telegram:group:-100")
+    await store.close()

@@ -85,3 +85,17 @@ UNKNOWN_COMMAND = N_("Non conosco questo comando. Scrivi /help per vedere i coma
 NOT_TEXT = N_("Non posso leggere foto, audio o adesivi. Scrivi un messaggio o tocca un pulsante.")
 NOT_UNDERSTOOD = N_("Non ho capito. Tocca un pulsante o scrivi /help.")
 SORRY = N_("Scusa, c'è stato un problema. Riprova tra poco.")
+
+# The bot's profile and command menu (set for every language at start-up), and channel notices.
+BOT_DESCRIPTION = N_("Ti aiuto a trovare i servizi della cooperativa Progetto Integrazione "
+                     "per le persone straniere. Dimmi dove abiti, quanti anni ha chi ha bisogno "
+                     "e che cosa ti serve.")
+BOT_SHORT_DESCRIPTION = N_("Servizi per persone straniere a Milano e dintorni.")
+CMD_START = N_("Inizia")
+CMD_RESTART = N_("Ricomincia da capo")
+CMD_BACK = N_("Torna alla domanda prima")
+CMD_LANGUAGE = N_("Cambia lingua")
+CMD_HELP = N_("Come funziona")
+CMD_FORGET = N_("Cancella i tuoi dati")
+CMD_UKRAINA = N_("Aiuto per chi viene dall'Ucraina")
+PRIVATE_ONLY = N_("Rispondo solo nelle chat private. Scrivimi qui: %(link)s")

@@ -1,0 +1,317 @@
+"""Telegram: python-telegram-bot turns updates into dialog events, replies into messages.
+
+A thin channel: no rule of the conversation lives here. It maps a PTB `Update` to an
+`Event` (text, command, button, location, anything else), asks the conversation for the
+replies, and renders them within Telegram's limits — HTML with every user- or data-derived
+string escaped, at most 4,096 characters a message (split between service cards), inline
+keyboards whose `callback_data` are the dialog's short ASCII button ids.
+
+Robustness: PTB's `AIORateLimiter` honours 429 `retry_after`; a send that fails on the
+network is retried; an update delivered again after a crash is answered once (its id is
+stored with the session it produced); a failure is logged without message text or names
+and the user gets a kind apology. The bot talks only in private chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.config import Config
+from bot.conversation import Conversation
+from bot.dialogs import texts as T
+from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Text
+from bot.i18n import Catalogs
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_MESSAGE = 4096
+TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
+SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SEND_ATTEMPTS = 4  # a send failing on the network is tried again, with growing pauses
+NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "animation", "document",
+                  "contact", "poll", "dice", "venue", "game", "story")
+
+# The command menu, in the order Telegram shows it.
+COMMANDS = (
+    ("start", T.CMD_START), ("restart", T.CMD_RESTART), ("back", T.CMD_BACK),
+    ("language", T.CMD_LANGUAGE), ("ukraina", T.CMD_UKRAINA), ("help", T.CMD_HELP),
+    ("forget", T.CMD_FORGET),
+)
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting: one line that says what to set."""
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    base_url: str | None = None  # a self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot
+    webhook_secret: str | None = None
+    username: str | None = None  # for links in notices; learnt from getMe otherwise
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> TelegramSettings:
+        token = (env.get("TELEGRAM_TOKEN") or "").strip()
+        if not token:
+            raise SettingsError("TELEGRAM_TOKEN is not set: put the token @BotFather gave you in TELEGRAM_TOKEN.")
+        if not TOKEN.fullmatch(token):
+            raise SettingsError("TELEGRAM_TOKEN does not look like a bot token (123456789:ABC...): "
+                                "copy it again from @BotFather.")
+        secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip() or None
+        if secret is not None and not SECRET.fullmatch(secret):
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET may use only A-Z a-z 0-9 _ - (1 to 256 characters).")
+        return cls(token=token, base_url=(env.get("TELEGRAM_BASE_URL") or "").strip() or None,
+                   webhook_secret=secret, username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None)
+
+
+# ------------------------------------------------------------------ update -> event
+
+
+def to_event(update: Update) -> Event | None:
+    """The dialog event an update carries, or None for updates the bot ignores (edits, ...)."""
+    user = update.effective_user
+    lang = user.language_code if user else None
+    if update.callback_query is not None:
+        return Press(update.callback_query.data or "", lang)
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/") and len(text) > 1:
+            head, _, arg = text[1:].partition(" ")
+            return Command(head.split("@")[0].lower(), arg.strip(), lang)
+        return Text(text, lang)
+    if message.location is not None:
+        return Location(message.location.latitude, message.location.longitude, lang)
+    kind = next((k for k in NOT_TEXT_KINDS if getattr(message, k, None)), "other")
+    return Other(kind, lang)
+
+
+# ------------------------------------------------------------------ reply -> messages
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """Short labels two to a row, long ones alone, so they stay readable on a small screen."""
+    if not buttons:
+        return None
+    width = 2 if all(len(b.label) <= 16 for b in buttons) else 1
+    rows = [
+        [InlineKeyboardButton(b.label, callback_data=b.id) for b in buttons[i : i + width]]
+        for i in range(0, len(buttons), width)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def render(reply: Reply, limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """HTML messages for one reply: split between sections, keyboard on the last one."""
+    parts = []
+    for section in reply.sections:
+        body = html.escape(section.body)
+        parts.append(f"<b>{html.escape(section.title)}</b>\n{body}" if section.title else body)
+    chunks: list[str] = []
+    for part in parts:
+        while len(part) > limit:  # one section longer than a message: cut at a line break
+            cut = part.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            chunks.append(part[:cut])
+            part = part[cut:].lstrip("\n")
+        if chunks and len(chunks[-1]) + 2 + len(part) <= limit:
+            chunks[-1] += "\n\n" + part
+        else:
+            chunks.append(part)
+    chunks = [c for c in chunks if c.strip()] or ["…"]
+    return [(c, keyboard(reply.buttons) if i == len(chunks) - 1 else None) for i, c in enumerate(chunks)]
+
+
+# ------------------------------------------------------------------ the channel
+
+
+async def with_retries(send: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """Network errors are retried (429s are the rate limiter's job); others are raised."""
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return await send()
+        except RetryAfter:
+            raise
+        except NetworkError as exc:
+            if isinstance(exc, BadRequest) or attempt == SEND_ATTEMPTS - 1:
+                raise
+            log.warning("%s failed on the network (%s), trying again", what, type(exc).__name__)
+            await asyncio.sleep(0.5 * 2**attempt)
+    return None
+
+
+class TelegramChannel:
+    """Handlers for one Application, around one Conversation."""
+
+    def __init__(self, conversation: Conversation | None, catalogs: Catalogs, username: str | None = None):
+        # The conversation may be attached in post_init, once the event loop (and the
+        # database connection that lives in it) exists.
+        self.conversation, self.catalogs, self.username = conversation, catalogs, username
+
+    @property
+    def _conversation(self) -> Conversation:
+        if self.conversation is None:
+            raise RuntimeError("the channel has no conversation attached")
+        return self.conversation
+
+    def _tr(self, update: Update):
+        user = update.effective_user
+        return self.catalogs.get(self.catalogs.pick(user.language_code if user else None))
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every update: private chats get the dialog; groups get one notice; the rest is ignored."""
+        chat = update.effective_chat
+        query = update.callback_query
+        if query is not None:
+            await with_retries(query.answer, "answerCallbackQuery")
+        if chat is None or update.effective_user is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await self._group_notice(update, context)
+            return
+        event = to_event(update)
+        if event is None:
+            return
+        if query is not None and query.message is not None:
+            # The keyboard pressed is spent: remove it so it cannot be pressed twice.
+            try:
+                await query.edit_message_reply_markup(reply_markup=None)
+            except TelegramError as exc:  # too old, already edited...: the dialog still judges the press
+                log.info("could not remove a keyboard (%s)", type(exc).__name__)
+        replies = await self._conversation.handle(
+            CHANNEL, str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}"
+        )
+        for reply in replies:
+            for text, markup in render(reply):
+                await with_retries(
+                    lambda text=text, markup=markup: context.bot.send_message(
+                        chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    ),
+                    "sendMessage",
+                )
+
+    async def _group_notice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if update.message is None or chat is None:
+            return
+        if not await self._conversation.store.first_time(f"{CHANNEL}:group:{chat.id}"):
+            return
+        username = self.username or context.bot.username
+        text = self._tr(update)(T.PRIVATE_ONLY, link=f"https://t.me/{username}")
+        await with_retries(lambda: context.bot.send_message(chat.id, html.escape(text)), "sendMessage")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log what failed (never the text or the names) and apologise to the user."""
+        error = context.error
+        log.error("update %s failed: %s", getattr(update, "update_id", "?"), type(error).__name__,
+                  exc_info=(type(error), error, error.__traceback__) if error else None)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        if update.effective_chat.type != ChatType.PRIVATE or isinstance(error, Forbidden):
+            return
+        try:
+            await context.bot.send_message(update.effective_chat.id, html.escape(self._tr(update)(T.SORRY)))
+        except TelegramError:
+            log.warning("could not send the apology either")
+
+    async def describe_bot(self, application: Application) -> None:
+        """The command menu and the bot's description, in every shipped language."""
+        bot = application.bot
+        for code in (None, *self.catalogs.codes):
+            tr = self.catalogs.get(code or "en")
+            try:
+                await bot.set_my_commands([BotCommand(name, tr(text)) for name, text in COMMANDS],
+                                          language_code=code)
+                await bot.set_my_description(tr(T.BOT_DESCRIPTION), language_code=code)
+                await bot.set_my_short_description(tr(T.BOT_SHORT_DESCRIPTION), language_code=code)
+            except TelegramError as exc:  # the bot works without a menu: not worth refusing to start
+                log.warning("could not set the command menu for %s (%s)", code or "default", type(exc).__name__)
+
+
+def build_application(
+    settings: TelegramSettings,
+    channel: TelegramChannel,
+    *,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+    post_init: Callable[[Application], Awaitable[None]] | None = None,
+    post_shutdown: Callable[[Application], Awaitable[None]] | None = None,
+) -> Application:
+    """The PTB Application: one handler for every update, an error handler, the rate limiter."""
+    builder: ApplicationBuilder = Application.builder().token(settings.token)
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url)
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if post_init is not None:
+        builder = builder.post_init(post_init)
+    if post_shutdown is not None:
+        builder = builder.post_shutdown(post_shutdown)
+    # Updates of different users run concurrently; one user's turns are ordered by the
+    # conversation's per-user lock.
+    application = builder.concurrent_updates(True).build()
+    application.add_handler(TypeHandler(Update, channel.on_update))
+    application.add_error_handler(channel.on_error)
+    return application
+
+
+def serve(config: Config, settings: TelegramSettings, *, webhook_url: str | None = None,
+          listen: str = "127.0.0.1", port: int = 8443) -> None:
+    """Run the bot until stopped: long polling, or PTB's webhook server behind `webhook_url`."""
+    from urllib.parse import urlparse
+
+    from bot.resources import load_resources
+    from bot.storage import SessionStore
+
+    if webhook_url and not settings.webhook_secret:
+        raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
+    resources = load_resources(config)
+    state: dict[str, SessionStore] = {}
+    channel = TelegramChannel(None, resources.catalogs, settings.username)
+
+    async def post_init(application: Application) -> None:
+        state["store"] = store = await SessionStore.open(config.db_path)
+        channel.conversation = Conversation(resources, store, config.current_date)
+        await channel.describe_bot(application)
+
+    async def post_shutdown(application: Application) -> None:
+        if "store" in state:
+            await state["store"].close()
+
+    application = build_application(settings, channel, post_init=post_init, post_shutdown=post_shutdown)
+    if webhook_url:
+        application.run_webhook(
+            listen=listen, port=port, url_path=urlparse(webhook_url).path.lstrip("/"),
+            webhook_url=webhook_url, secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
