@@ -127,8 +127,8 @@ def render(reply: Reply, limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyb
     """HTML messages for one reply: split between sections, keyboard on the last one."""
     parts = []
     for section in reply.sections:
-        body = html.escape(section.body)
-        parts.append(f"<b>{html.escape(section.title)}</b>\n{body}" if section.title else body)
+        body = html.escape(section.body, quote=False)
+        parts.append(f"<b>{html.escape(section.title, quote=False)}</b>\n{body}" if section.title else body)
     chunks: list[str] = []
     for part in parts:
         while len(part) > limit:  # one section longer than a message: cut at a line break
@@ -221,7 +221,7 @@ class TelegramChannel:
             return
         username = self.username or context.bot.username
         text = self._tr(update)(T.PRIVATE_ONLY, link=f"https://t.me/{username}")
-        await with_retries(lambda: context.bot.send_message(chat.id, html.escape(text)), "sendMessage")
+        await with_retries(lambda: context.bot.send_message(chat.id, text), "sendMessage")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log what failed (never the text or the names) and apologise to the user."""
@@ -233,7 +233,7 @@ class TelegramChannel:
         if update.effective_chat.type != ChatType.PRIVATE or isinstance(error, Forbidden):
             return
         try:
-            await context.bot.send_message(update.effective_chat.id, html.escape(self._tr(update)(T.SORRY)))
+            await context.bot.send_message(update.effective_chat.id, self._tr(update)(T.SORRY))
         except TelegramError:
             log.warning("could not send the apology either")
 

@@ -1,0 +1,237 @@
+"""Telegram, offline: real PTB Application, a recording fake Bot API, genuine update JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from telegram import Update
+from telegram.ext import Application
+
+from bot.conversation import Conversation
+from bot.dialogs.model import Reply, Section
+from bot.handlers.telegram import (
+    SettingsError,
+    TelegramChannel,
+    TelegramSettings,
+    build_application,
+    render,
+)
+from bot.storage import SessionStore
+from tests.conftest import TODAY
+from tests.telegram_fakes import TOKEN, RecordingRequest, Updates
+
+
+@dataclass
+class Harness:
+    app: Application
+    api: RecordingRequest
+    errors: list[BaseException]
+    store: SessionStore
+    channel: TelegramChannel
+
+    async def feed(self, data: dict) -> None:
+        await self.app.process_update(Update.de_json(data, self.app.bot))
+
+
+@pytest.fixture
+async def tg(res, tmp_path: Path):
+    store = await SessionStore.open(tmp_path / "tg.sqlite3")
+    api = RecordingRequest()
+    channel = TelegramChannel(Conversation(res, store, lambda: TODAY), res.catalogs)
+    app = build_application(TelegramSettings(token=TOKEN), channel, request=api, updates_request=RecordingRequest())
+    errors: list[BaseException] = []
+
+    async def record(update: object, context) -> None:
+        errors.append(context.error)
+
+    app.add_error_handler(record)
+    await app.initialize()
+    harness = Harness(app, api, errors, store, channel)
+    yield harness
+    await app.shutdown()
+    await store.close()
+
+
+async def test_start_asks_the_comune_with_an_inline_keyboard(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    sent = tg.api.sent()
+    assert "Progetto Integrazione" in sent[0]["text"]
+    assert sent[-1]["parse_mode"] == "HTML"
+    buttons = tg.api.last_keyboard()
+    assert [b["text"] for b in buttons][:2] == ["Milano", "Monza"]
+    for b in buttons:  # short ASCII codes, never the translated labels
+        assert b["callback_data"].isascii() and len(b["callback_data"].encode()) <= 64
+    assert tg.errors == []
+
+
+async def test_whole_dialog_by_button_presses(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    for data in ("c:015077", "a:6-13", "n:school"):
+        tg.api.clear()
+        await tg.feed(user.press(data))
+        methods = tg.api.methods()
+        assert methods[0] == "answerCallbackQuery"
+        edit = next(c for c in tg.api.calls if c.method == "editMessageReplyMarkup")
+        assert not edit.params.get("reply_markup")  # the spent keyboard is removed
+    text = "\n".join(tg.api.texts())
+    assert "<b>Servizio di integrazione scolastica – Ambito di Cinisello Balsamo</b>" in text
+    assert "Va bene per te: Cinisello Balsamo, 6-13 anni, Scuola." in text
+    assert tg.errors == []
+
+
+async def test_whole_dialog_by_text(tg: Harness):
+    user = Updates(language_code="en")
+    await tg.feed(user.text("/start"))
+    await tg.feed(user.text("I live in Bresso, my son is 9 years old and needs help at school"))
+    text = "\n".join(tg.api.texts())
+    assert "I understand: Bresso, 6-13 years, School." in text
+    assert "Cinisello Balsamo" in text
+    assert tg.errors == []
+
+
+async def test_deep_link_presets_language_comune_and_need(tg: Harness):
+    user = Updates(language_code="it")
+    await tg.feed(user.text("/start len_c015077_nschool"))
+    assert "How old is the person who needs help?" in tg.api.texts()[-1]
+    assert tg.errors == []
+
+
+async def test_ukraina_command_opens_in_ukrainian_with_the_line_first(tg: Harness):
+    user = Updates(language_code="it")
+    await tg.feed(user.text("/ukraina"))
+    first = tg.api.texts()[0]
+    assert "020205" in first and "України" in first
+    assert tg.errors == []
+
+
+async def test_stale_button_gets_the_current_question(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    await tg.feed(user.text("Monza"))
+    tg.api.clear()
+    await tg.feed(user.press("c:015146", on_message_id=5))
+    texts = tg.api.texts()
+    assert "Questo menu non vale più" in texts[0]
+    assert "Quanti anni" in texts[-1]
+    assert tg.errors == []
+
+
+async def test_location_and_sticker(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    await tg.feed(user.sticker())
+    assert "Non posso leggere foto, audio o adesivi" in tg.api.texts()[-2]
+    await tg.feed(user.location(45.5376, 9.1890))
+    assert any("Dalla posizione: Bresso." in t for t in tg.api.texts())
+    assert tg.errors == []
+
+
+async def test_a_429_is_honoured_and_the_message_still_arrives(tg: Harness):
+    user = Updates()
+    tg.api.scripted["sendMessage"] = [(429, {"ok": False, "error_code": 429,
+                                             "description": "Too Many Requests: retry after 1",
+                                             "parameters": {"retry_after": 1}})]
+    await tg.feed(user.text("/start"))
+    assert tg.api.methods().count("sendMessage") == 3  # the refused one, then both messages
+    assert "Progetto Integrazione" in tg.api.texts()[1]
+    assert tg.errors == []
+
+
+async def test_network_error_on_send_is_retried(tg: Harness):
+    user = Updates()
+    tg.api.scripted["sendMessage"] = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]
+    await tg.feed(user.text("/start"))
+    assert "Progetto Integrazione" in tg.api.texts()[1]
+    assert tg.errors == []
+
+
+async def test_same_update_twice_is_answered_once(tg: Harness):
+    user = Updates()
+    update = user.text("/start")
+    await tg.feed(update)
+    count = len(tg.api.sent())
+    await tg.feed(update)
+    assert len(tg.api.sent()) == count
+    assert tg.errors == []
+
+
+async def test_group_chat_gets_one_notice_then_silence(tg: Harness):
+    group = Updates(chat_type="group", chat_id=-100555)
+    await tg.feed(group.text("/start"))
+    await tg.feed(group.text("/start"))
+    texts = tg.api.texts()
+    assert len(texts) == 1
+    assert "Rispondo solo nelle chat private" in texts[0] and "https://t.me/orienta_test_bot" in texts[0]
+
+
+async def test_user_text_is_escaped_for_html(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    await tg.feed(user.text("<b>Xyzz</b>"))
+    text = tg.api.texts()[-2]
+    assert "«&lt;b&gt;Xyzz&lt;/b&gt;»" in text
+    assert tg.errors == []
+
+
+async def test_language_follows_the_app_and_can_be_changed(tg: Harness):
+    user = Updates(language_code="uk")
+    await tg.feed(user.text("/start"))
+    assert "У якому місті" in tg.api.texts()[-1]
+    await tg.feed(user.text("/language"))
+    await tg.feed(user.press("l:en"))
+    assert "OK, let's speak English." in tg.api.texts()[-2]
+
+
+async def test_command_menu_and_description_in_every_language(tg: Harness):
+    await tg.channel.describe_bot(tg.app)
+    menus = {c.params.get("language_code"): c.params["commands"]
+             for c in tg.api.calls if c.method == "setMyCommands"}
+    assert set(menus) == {None, "it", "en", "uk"}
+    names = [json.loads(c)["command"] if isinstance(c, str) else c["command"] for c in menus["uk"]]
+    assert names == ["start", "restart", "back", "language", "ukraina", "help", "forget"]
+    descriptions = {c.params.get("language_code") for c in tg.api.calls if c.method == "setMyDescription"}
+    assert descriptions == {None, "it", "en", "uk"}
+
+
+async def test_a_failure_is_apologised_for_and_logged_without_text(tg: Harness, monkeypatch, caplog):
+    user = Updates()
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tg.channel.conversation, "handle", broken)
+    await tg.feed(user.text("la mia via è Via Segreta 1"))
+    assert "c'è stato un problema" in tg.api.texts()[-1]
+    assert "Via Segreta" not in caplog.text and "Amina" not in caplog.text
+    assert len(tg.errors) == 1
+
+
+def test_long_answer_is_split_at_service_boundaries():
+    cards = tuple(Section(body="x" * 1500, title=f"Servizio {i}") for i in range(6))
+    from bot.dialogs.model import Button
+
+    chunks = render(Reply(cards, (Button("x:new", "Ricomincia"),)))
+    assert len(chunks) > 1
+    assert all(len(text) <= 4096 for text, _ in chunks)
+    assert all(text.startswith("<b>Servizio") for text, _ in chunks)  # never cut inside a card
+    assert [markup is not None for _, markup in chunks] == [False] * (len(chunks) - 1) + [True]
+
+
+def test_markup_in_data_is_escaped():
+    (text, _), = render(Reply((Section(body="a < b & c", title="<i>T</i>"),)))
+    assert text == "<b>&lt;i&gt;T&lt;/i&gt;</b>\na &lt; b &amp; c"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({}, "TELEGRAM_TOKEN is not set"),
+    ({"TELEGRAM_TOKEN": "hello"}, "does not look like a bot token"),
+    ({"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "no spaces please"}, "TELEGRAM_WEBHOOK_SECRET"),
+])
+def test_settings_errors_say_what_to_set(env, message):
+    with pytest.raises(SettingsError, match=message):
+        TelegramSettings.from_env(env)
