@@ -1,0 +1,172 @@
+"""The real `python -m bot telegram` process, over real HTTP on 127.0.0.1.
+
+A local fake Bot API server stands in for Telegram (through TELEGRAM_BASE_URL): the webhook
+is exercised with genuine update JSON and the secret-token header, and the polling bot is
+killed with SIGKILL mid-dialog and started again on the same database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.config import ROOT
+from tests.fake_bot_api import FakeBotApi
+from tests.telegram_fakes import TOKEN, Updates
+
+SECRET = "s3cret-token_for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_bot(api: FakeBotApi, db: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url, "BOT_DB": str(db),
+           "BOT_TODAY": "2026-11-25", "TELEGRAM_WEBHOOK_SECRET": SECRET}
+    return subprocess.Popen([sys.executable, "-m", "bot", "telegram", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def post(port: int, path: str, update: dict, secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=json.dumps(update).encode(),
+                                     headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"bot exited: {proc.stdout.read() if proc.stdout else ''}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("webhook server did not start")
+
+
+def test_webhook_accepts_only_updates_with_the_secret_token(tmp_path: Path):
+    port = free_port()
+    with FakeBotApi() as api:
+        proc = start_bot(api, tmp_path / "w.sqlite3", "--webhook", "https://bot.example.org/tg-hook",
+                         "--listen", "127.0.0.1", "--port", str(port))
+        try:
+            wait_port(port, proc)
+            assert api.wait_for(lambda: "setWebhook" in api.methods())
+            hook = next(p for m, p in api.calls if m == "setWebhook")
+            assert hook["url"] == "https://bot.example.org/tg-hook" and hook["secret_token"] == SECRET
+            user = Updates()
+
+            assert post(port, "tg-hook", user.text("/start"), None) == 403
+            assert post(port, "tg-hook", user.text("/start"), "wrong") == 403
+            time.sleep(0.5)
+            assert api.count_sent() == 0  # nothing from a refused call reached the dialog
+
+            assert post(port, "tg-hook", user.text("/start"), SECRET) == 200
+            assert api.wait_for(lambda: api.count_sent() >= 2)
+            assert post(port, "tg-hook", user.text("Bresso, 9 anni, scuola"), SECRET) == 200
+            assert api.wait_for(lambda: any("Cinisello Balsamo" in t for t in api.sent_texts()))
+        finally:
+            log = stop(proc)
+        assert "Bresso" not in log  # no message text in the logs
+        assert TOKEN not in log
+
+
+def test_kill_and_restart_mid_dialog_loses_nothing_and_answers_nothing_twice(tmp_path: Path):
+    db = tmp_path / "r.sqlite3"
+    user = Updates()
+    with FakeBotApi() as api:
+        proc = start_bot(api, db)
+        try:
+            api.push(user.text("/start"))
+            assert api.wait_for(lambda: api.count_sent() >= 2)
+            api.push(user.text("Monza"))
+            assert api.wait_for(lambda: any("Quanti anni" in t for t in api.sent_texts()))
+        finally:
+            proc.kill()  # SIGKILL: no shutdown, no confirmation of the last updates
+            proc.wait(timeout=10)
+        sent_before = api.count_sent()
+
+        proc = start_bot(api, db)  # the same database; Telegram delivers the updates again
+        try:
+            assert api.wait_for(lambda: api.methods().count("getMe") >= 2)
+            first_two = [u["update_id"] for u in api.updates[:2]]
+            assert api.wait_for(lambda: api.served.count(first_two[1]) >= 2)  # delivered again
+            time.sleep(1.0)  # time to (wrongly) answer the redelivered updates
+            assert api.count_sent() == sent_before
+            api.push(user.text("40"))
+            assert api.wait_for(lambda: any("Di che cosa hai bisogno?" in t for t in api.sent_texts()))
+            texts = api.sent_texts()
+            assert "Di che cosa hai bisogno?" in texts[-1]  # continues where it was: Monza, 40
+            assert sum("Quanti anni" in t for t in texts) == 1
+        finally:
+            stop(proc)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"TELEGRAM_TOKEN": ""}, "TELEGRAM_TOKEN is not set"),
+    ({"TELEGRAM_TOKEN": "12345"}, "does not look like a bot token"),
+])
+def test_missing_or_malformed_token_is_one_clear_line(env, expected):
+    result = subprocess.run([sys.executable, "-m", "bot", "telegram"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=60)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_new_user_tries_buttons_a_printed_deep_link_and_ukraina(tmp_path: Path):
+    """As a family would: buttons through a whole dialog, a link an operator printed, /ukraina."""
+    link = subprocess.run([sys.executable, "-m", "bot", "link", "--bot", "orienta_test_bot", "--lang", "en",
+                           "--comune", "Cinisello Balsamo", "--need", "school"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    payload = link.split("?start=")[1]
+    user, other, ukrainian = Updates(user_id=11), Updates(user_id=12, language_code="en"), Updates(user_id=13)
+    with FakeBotApi() as api:
+        proc = start_bot(api, tmp_path / "n.sqlite3")
+        try:
+            api.push(user.text("/start"))
+            assert api.wait_for(lambda: any("In quale comune" in t for t in api.sent_texts()))
+            for data, expect in (("c:015077", "Quanti anni"), ("a:6-13", "Di che cosa"),
+                                 ("n:school", "Ambito di Cinisello Balsamo")):
+                api.push(user.press(data))
+                assert api.wait_for(lambda expect=expect: any(expect in t for t in api.sent_texts())), expect
+            assert api.methods().count("answerCallbackQuery") == 3
+
+            api.push(other.text(f"/start {payload}"))
+            assert api.wait_for(lambda: any("How old is the person" in t for t in api.sent_texts()))
+
+            api.push(ukrainian.text("/ukraina"))
+            assert api.wait_for(lambda: any("020205" in t and "України" in t for t in api.sent_texts()))
+        finally:
+            stop(proc)
