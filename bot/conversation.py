@@ -44,9 +44,10 @@ class Conversation:
         """The replies to one event. With `once` (e.g. an update id), an event delivered
         again after a crash or a retry is answered only the first time: [] afterwards."""
         async with self._user_lock((channel, user_id)):
-            if once and await self.store.was_seen(once):
+            turn = await self.store.load_turn(channel, user_id, once)
+            if turn.already:
                 return []
-            session = await self.store.load(channel, user_id)
+            session = turn.session
             try:
                 new, replies = step(session, event, self.resources, self.today())
             except Exception:
@@ -58,7 +59,7 @@ class Conversation:
             if new is None:
                 await self.store.delete(channel, user_id, seen=once)
             else:
-                await self.store.save(channel, user_id, new, seen=once)
+                await self.store.save(channel, user_id, new, seen=(*turn.seen, once) if once else turn.seen)
             return replies
 
     async def has_session(self, channel: str, user_id: str) -> bool:

@@ -1,13 +1,18 @@
 """Sessions in SQLite (aiosqlite, WAL): a restart or a crash loses no conversation.
 
-One row per (channel, user): the session as JSON. Saved after every turn, in the same
-order as the turns (the conversation holds a per-user lock), so what is on disk is always
-the state of the last answered message.
+One row per (channel, user): the session as JSON, and the keys of the last events that
+produced it. A turn is one read and one write, each a single statement in autocommit mode
+(one trip to aiosqlite's thread each): the session and "this update was handled" are
+stored together, so an update delivered again after a crash is recognised and answered
+once. Turns of one user are serialised by the conversation's per-user lock, so what is on
+disk is always the state after the last answered message.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +26,13 @@ _SCHEMA = (
         channel    TEXT NOT NULL,
         user_id    TEXT NOT NULL,
         data       TEXT NOT NULL,
+        seen       TEXT NOT NULL DEFAULT '[]',
         updated_at TEXT NOT NULL,
         PRIMARY KEY (channel, user_id)
     )
     """,
-    # Keys of things done once: a handled update ("telegram:update:123"), a notice given
-    # ("telegram:group:-100"). Written in the same transaction as the session they go with.
+    # Keys of things done once outside a session: a notice given to a group, the update
+    # that made a user /forget (their row is gone, the key must not be).
     """
     CREATE TABLE IF NOT EXISTS seen (
         key     TEXT PRIMARY KEY,
@@ -35,72 +41,102 @@ _SCHEMA = (
     """,
 )
 SEEN_RETENTION_DAYS = 7  # Telegram re-sends an unconfirmed update for at most 24 hours
+SEEN_PER_USER = 32  # recent event keys kept with a session: more than one delivery batch
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: Session | None
+    seen: tuple[str, ...]  # keys of the latest events answered for this user
+    already: bool  # the event asked about is one of them: do not answer it again
 
 
 class SessionStore:
-    def __init__(self, db: aiosqlite.Connection):
+    """The database is the durable copy; reads of users already met come from memory.
+
+    Every write goes to SQLite before the replies are sent (write-through), so a crash
+    loses nothing; the cache only saves the read trip. One process owns the database file.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, cache_size: int = 50_000):
         self._db = db
+        self._cache: OrderedDict[tuple[str, str], Turn] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, channel: str, user_id: str, turn: Turn) -> None:
+        self._cache[(channel, user_id)] = turn
+        self._cache.move_to_end((channel, user_id))
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     @classmethod
     async def open(cls, path: Path | str) -> SessionStore:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
+        db = await aiosqlite.connect(str(path), isolation_level=None)  # autocommit: a statement is a transaction
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             await db.execute(statement)
-        await db.execute(
-            "DELETE FROM seen WHERE seen_at < ?",
-            ((datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds"),),
-        )
-        await db.commit()
+        cutoff = (datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds")
+        await db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
         return cls(db)
 
-    async def load(self, channel: str, user_id: str) -> Session | None:
-        async with self._db.execute(
-            "SELECT data FROM sessions WHERE channel = ? AND user_id = ?", (channel, user_id)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        try:
-            return Session.from_dict(json.loads(row[0]))
-        except (ValueError, TypeError):
-            return None  # unreadable (e.g. written by a future version): start afresh
-
-    async def save(self, channel: str, user_id: str, session: Session, *, seen: str | None = None) -> None:
-        """Store the session; `seen` marks what caused it as done, in the same transaction."""
-        now = _now()
-        await self._db.execute(
-            "INSERT INTO sessions (channel, user_id, data, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data, "
-            "updated_at = excluded.updated_at",
-            (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False), now),
+    async def load_turn(self, channel: str, user_id: str, key: str | None = None) -> Turn:
+        """The user's session, the keys of the events that made it, and whether `key` is one."""
+        cached = self._cache.get((channel, user_id))
+        if cached is not None:
+            return Turn(cached.session, cached.seen, bool(key) and key in cached.seen)
+        rows = await self._db.execute_fetchall(
+            "SELECT (SELECT data FROM sessions WHERE channel = ?1 AND user_id = ?2),"
+            " (SELECT seen FROM sessions WHERE channel = ?1 AND user_id = ?2),"
+            " EXISTS (SELECT 1 FROM seen WHERE key = ?3)",
+            (channel, user_id, key or ""),
         )
-        if seen:
-            await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (seen, now))
-        await self._db.commit()
+        data, seen_json, forgotten = next(iter(rows))
+        seen = tuple(json.loads(seen_json or "[]"))
+        turn = Turn(_session(data), seen, bool(key) and (bool(forgotten) or key in seen))
+        if data is not None:
+            self._remember(channel, user_id, Turn(turn.session, seen, False))
+        return turn
+
+    async def load(self, channel: str, user_id: str) -> Session | None:
+        return (await self.load_turn(channel, user_id)).session
+
+    async def save(self, channel: str, user_id: str, session: Session, *, seen: tuple[str, ...] = ()) -> None:
+        """Store the session with the keys of its latest events, in one statement."""
+        await self._db.execute(
+            "INSERT INTO sessions (channel, user_id, data, seen, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data, seen = excluded.seen,"
+            " updated_at = excluded.updated_at",
+            (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False),
+             json.dumps(list(seen[-SEEN_PER_USER:])), _now()),
+        )
+        self._remember(channel, user_id, Turn(session, seen[-SEEN_PER_USER:], False))
 
     async def delete(self, channel: str, user_id: str, *, seen: str | None = None) -> None:
-        """/forget: nothing about the user is kept."""
+        """/forget: nothing about the user is kept (only the key of the update that said so)."""
+        self._cache.pop((channel, user_id), None)
         await self._db.execute("DELETE FROM sessions WHERE channel = ? AND user_id = ?", (channel, user_id))
         if seen:
             await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (seen, _now()))
-        await self._db.commit()
-
-    async def was_seen(self, key: str) -> bool:
-        async with self._db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)) as cursor:
-            return await cursor.fetchone() is not None
 
     async def first_time(self, key: str) -> bool:
         """Mark `key` as seen; True only the first time (e.g. a notice given once)."""
         cursor = await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (key, _now()))
-        await self._db.commit()
         return cursor.rowcount == 1
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _session(data: str | None) -> Session | None:
+    if data is None:
+        return None
+    try:
+        return Session.from_dict(json.loads(data))
+    except (ValueError, TypeError):
+        return None  # unreadable (e.g. written by a future version): start afresh
 
 
 def _now() -> str:

@@ -93,7 +93,7 @@ def test_webhook_accepts_only_updates_with_the_secret_token(tmp_path: Path):
             assert api.count_sent() == 0  # nothing from a refused call reached the dialog
 
             assert post(port, "tg-hook", user.text("/start"), SECRET) == 200
-            assert api.wait_for(lambda: api.count_sent() >= 2)
+            assert api.wait_for(lambda: api.count_sent() >= 1)
             assert post(port, "tg-hook", user.text("Bresso, 9 anni, scuola"), SECRET) == 200
             assert api.wait_for(lambda: any("Cinisello Balsamo" in t for t in api.sent_texts()))
         finally:
@@ -109,7 +109,7 @@ def test_kill_and_restart_mid_dialog_loses_nothing_and_answers_nothing_twice(tmp
         proc = start_bot(api, db)
         try:
             api.push(user.text("/start"))
-            assert api.wait_for(lambda: api.count_sent() >= 2)
+            assert api.wait_for(lambda: api.count_sent() >= 1)
             api.push(user.text("Monza"))
             assert api.wait_for(lambda: any("Quanti anni" in t for t in api.sent_texts()))
         finally:

@@ -6,7 +6,7 @@ events from their platform's updates and render replies within their platform's 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 # ------------------------------------------------------------------ events
@@ -125,10 +125,8 @@ class Session:
         return self.evolve(**{slot: value}, filled=filled)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["filled"] = list(self.filled)
-        data["choices"] = list(self.choices)
-        return data
+        """JSON-ready fields (all are plain values or tuples of them)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:

@@ -18,6 +18,7 @@ import asyncio
 import html
 import logging
 import re
+from functools import lru_cache
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ CHANNEL = "telegram"
 MAX_MESSAGE = 4096
 TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
 SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not push the card off screen
 SEND_ATTEMPTS = 4  # a send failing on the network is tried again, with growing pauses
 NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "animation", "document",
                   "contact", "poll", "dice", "venue", "game", "story")
@@ -111,6 +113,7 @@ def to_event(update: Update) -> Event | None:
 # ------------------------------------------------------------------ reply -> messages
 
 
+@lru_cache(maxsize=4096)
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     """Short labels two to a row, long ones alone, so they stay readable on a small screen."""
     if not buttons:
@@ -123,10 +126,12 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def render(reply: Reply, limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyboardMarkup | None]]:
-    """HTML messages for one reply: split between sections, keyboard on the last one."""
+def render(replies: list[Reply], limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """HTML messages for one turn's replies: as few as fit (Telegram allows about one message
+    a second per chat, and each one buzzes the phone), split only between sections, with
+    the keyboard of the last reply on the last message."""
     parts = []
-    for section in reply.sections:
+    for section in (section for reply in replies for section in reply.sections):
         body = html.escape(section.body, quote=False)
         parts.append(f"<b>{html.escape(section.title, quote=False)}</b>\n{body}" if section.title else body)
     chunks: list[str] = []
@@ -141,7 +146,8 @@ def render(reply: Reply, limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyb
         else:
             chunks.append(part)
     chunks = [c for c in chunks if c.strip()] or ["…"]
-    return [(c, keyboard(reply.buttons) if i == len(chunks) - 1 else None) for i, c in enumerate(chunks)]
+    buttons = replies[-1].buttons if replies else ()
+    return [(c, keyboard(buttons) if i == len(chunks) - 1 else None) for i, c in enumerate(chunks)]
 
 
 # ------------------------------------------------------------------ the channel
@@ -203,15 +209,16 @@ class TelegramChannel:
         replies = await self._conversation.handle(
             CHANNEL, str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}"
         )
-        for reply in replies:
-            for text, markup in render(reply):
-                await with_retries(
-                    lambda text=text, markup=markup: context.bot.send_message(
-                        chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    ),
-                    "sendMessage",
-                )
+        if not replies:
+            return
+        for text, markup in render(replies):
+            await with_retries(
+                lambda text=text, markup=markup: context.bot.send_message(
+                    chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                ),
+                "sendMessage",
+            )
 
     async def _group_notice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
