@@ -18,9 +18,9 @@ import asyncio
 import html
 import logging
 import re
-from functools import lru_cache
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from telegram import (
