@@ -141,6 +141,16 @@ async def test_a_429_is_honoured_and_the_message_still_arrives(tg: Harness):
     assert tg.errors == []
 
 
+async def test_a_press_too_old_to_acknowledge_still_gets_the_dialog(tg: Harness):
+    user = Updates()
+    await tg.feed(user.text("/start"))
+    tg.api.scripted["answerCallbackQuery"] = [(400, {"ok": False, "error_code": 400,
+                                                     "description": "Bad Request: query is too old"})]
+    await tg.feed(user.press("c:015146"))
+    assert "Quanti anni" in tg.api.texts()[-1]
+    assert tg.errors == []
+
+
 async def test_network_error_on_send_is_retried(tg: Harness):
     user = Updates()
     tg.api.scripted["sendMessage"] = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]

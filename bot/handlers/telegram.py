@@ -191,7 +191,10 @@ class TelegramChannel:
         chat = update.effective_chat
         query = update.callback_query
         if query is not None:
-            await with_retries(query.answer, "answerCallbackQuery")
+            try:
+                await with_retries(query.answer, "answerCallbackQuery")
+            except BadRequest as exc:  # a press from long ago: the dialog still answers it
+                log.info("could not answer a callback query (%s)", type(exc).__name__)
         if chat is None or update.effective_user is None:
             return
         if chat.type != ChatType.PRIVATE:
