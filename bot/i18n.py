@@ -77,6 +77,7 @@ class Catalogs:
     translators: Mapping[str, Translator]
     languages: tuple[Language, ...]
     default: str = SOURCE_LANGUAGE
+    fallbacks: Mapping[str, str] = field(default_factory=dict)  # unshipped code -> closest shipped
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -86,11 +87,15 @@ class Catalogs:
         return self.translators.get(lang or self.default) or self.translators[self.default]
 
     def pick(self, client_lang: str | None) -> str | None:
-        """The shipped language for a client's code: 'uk-UA' -> 'uk', 'en_GB' -> 'en'."""
+        """The shipped language for a client's code: 'uk-UA' -> 'uk', 'zh-hans' -> 'zh', 'pt' -> 'es'."""
         if not client_lang:
             return None
         code = client_lang.replace("_", "-").split("-")[0].lower()
+        code = code if code in self.translators else self.fallbacks.get(code, "")
         return code if code in self.translators else None
+
+    def is_rtl(self, lang: str | None) -> bool:
+        return any(x.rtl for x in self.languages if x.code == lang)
 
 
 def catalog_path(locales: Path, lang: str) -> Path:
@@ -109,25 +114,28 @@ def read_catalog(path: Path) -> dict[str, str]:
 
 
 def load_catalogs(locales: Path) -> Catalogs:
+    """Languages in the order of locales/languages.yaml; each from its own folder."""
     with (locales / "languages.yaml").open(encoding="utf-8") as fh:
         spec = yaml.safe_load(fh) or {}
     languages: list[Language] = []
     translators: dict[str, Translator] = {}
-    for item in spec.get("languages") or []:
-        code = str(item["code"])
+    for code in spec.get("order") or [SOURCE_LANGUAGE]:
+        code = str(code)
         path = catalog_path(locales, code)
         if code != SOURCE_LANGUAGE and not path.exists():
             continue  # described, but not translated yet: not offered
-        messages = read_catalog(path) if path.exists() else {}
-        translators[code] = Translator(code, messages)
+        with (locales / code / "language.yaml").open(encoding="utf-8") as fh:
+            item = yaml.safe_load(fh) or {}
+        translators[code] = Translator(code, read_catalog(path) if path.exists() else {})
         languages.append(Language(
-            code=code, name=str(item["name"]), script=str(item.get("script", "latin")),
-            letters=str(item.get("letters", "")),
+            code=code, name=str(item.get("name", code)), script=str(item.get("script", "latin")),
+            letters=str(item.get("letters") or ""), rtl=bool(item.get("rtl")),
             words=frozenset(str(w).casefold() for w in item.get("words") or []),
         ))
     if SOURCE_LANGUAGE not in translators:
         translators[SOURCE_LANGUAGE] = Translator(SOURCE_LANGUAGE)
-    return Catalogs(translators, tuple(languages))
+    fallbacks = {str(k): str(v) for k, v in (spec.get("fallbacks") or {}).items()}
+    return Catalogs(translators, tuple(languages), fallbacks=fallbacks)
 
 
 def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str, str, str]]) -> list[Problem]:

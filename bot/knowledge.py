@@ -315,24 +315,59 @@ def _load_needs(root: Path, problems: list[Problem]) -> dict[str, Need]:
             r.error("", "each need must be a mapping with id, label, keywords")
             continue
         need_id, label = r.text(item, "id"), r.text(item, "label")
-        keywords = item.get("keywords") or {}
-        if not isinstance(keywords, dict):
-            r.error("keywords", "must map a language code to a list of words")
-            keywords = {}
-        kw = {
-            str(lang): tuple(normalize(str(w)) for w in words or [])
-            for lang, words in keywords.items()
-        }
         if need_id and label:
             if need_id in needs:
                 r.error("id", "is used twice")
-            needs[need_id] = Need(need_id, label, kw)
+            needs[need_id] = Need(need_id, label, {})
     return needs
 
 
-def _load_ages(
-    root: Path, problems: list[Problem]
-) -> tuple[dict[str, AgeGroup], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, NumberWords]]:
+@dataclass
+class _Words:
+    """What words/<lang>.yaml files say, merged: the vocabulary of free text."""
+
+    keywords: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # need -> lang -> words
+    years: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    months: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    numbers: dict[str, NumberWords] = field(default_factory=dict)
+
+
+def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need]) -> _Words:
+    words = _Words()
+    for path in sorted((root / "words").glob("*.yaml")):
+        lang = path.stem
+        data = _read_yaml(path, root, problems)
+        if data is None:
+            continue
+        rel = path.relative_to(root).as_posix()
+        r = _Reader(problems, rel, lang)
+        if not isinstance(data, dict):
+            r.error("", "must be a mapping with needs, ages and numbers")
+            continue
+        for need_id, items in (data.get("needs") or {}).items():
+            if need_id not in needs:
+                r.error(f"needs.{need_id}", f"is not a need of needs.yaml ({', '.join(needs)})")
+                continue
+            if not isinstance(items, list):
+                r.error(f"needs.{need_id}", "must be a list of words, e.g. [scuola, scuole]")
+                continue
+            words.keywords.setdefault(need_id, {})[lang] = tuple(w for w in (normalize(str(i)) for i in items) if w)
+        ages = data.get("ages") or {}
+        for kind, target in (("years", words.years), ("months", words.months)):
+            items = [normalize(str(w)) for w in ages.get(kind) or []]
+            target[lang] = tuple(sorted((w for w in items if w), key=len, reverse=True))
+        numbers = data.get("numbers") or {}
+        try:
+            words.numbers[lang] = NumberWords(
+                {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
+                {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
+            )
+        except (TypeError, ValueError, AttributeError):
+            r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")
+    return words
+
+
+def _load_ages(root: Path, problems: list[Problem]) -> dict[str, AgeGroup]:
     data = _read_yaml(root / "ages.yaml", root, problems) or {}
     ages: dict[str, AgeGroup] = {}
     for i, item in enumerate(data.get("groups") or []):
@@ -346,22 +381,7 @@ def _load_ages(
             ages[age_id] = AgeGroup(age_id, label, low, high)
     if not ages:
         problems.append(Problem("error", "ages.yaml", "", "groups", "no age group defined"))
-    units = data.get("units") or {}
-
-    def words(kind: str) -> dict[str, tuple[str, ...]]:
-        return {
-            lang: tuple(sorted((normalize(w) for w in ws), key=len, reverse=True))
-            for lang, ws in (units.get(kind) or {}).items()
-        }
-
-    numbers = {
-        lang: NumberWords(
-            {normalize(k): int(v) for k, v in (spec.get("units") or {}).items()},
-            {normalize(k): int(v) for k, v in (spec.get("tens") or {}).items()},
-        )
-        for lang, spec in (data.get("numbers") or {}).items()
-    }
-    return ages, words("years"), words("months"), numbers
+    return ages
 
 
 def _load_areas(
@@ -601,7 +621,9 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError([Problem("error", str(gazetteer), "", "", f"cannot be read: {exc}")]) from None
     places = _Places(comuni)
     needs = _load_needs(root, problems)
-    ages, year_words, month_words, numbers = _load_ages(root, problems)
+    words = _load_words(root, problems, needs)
+    needs = {n.id: Need(n.id, n.label, words.keywords.get(n.id, {})) for n in needs.values()}
+    ages = _load_ages(root, problems)
     ambiti, menu, municipi_of, municipi, aliases, common = _load_areas(root, problems, places)
     services: dict[str, Service] = {}
     for path in sorted((root / "services").glob("*.yaml")):
@@ -623,7 +645,8 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     return KnowledgeBase(
         services=services, needs=needs, ages=ages, comuni=comuni, elsewhere=elsewhere, ambiti=ambiti,
         menu_comuni=menu, municipi_of=municipi_of, municipi=municipi, extra_aliases=aliases,
-        common_words=common, covered=covered,        year_words=year_words, month_words=month_words, numbers=numbers,
+        common_words=common, covered=covered,
+        year_words=words.years, month_words=words.months, numbers=words.numbers,
         warnings=tuple(problems),
     )
 

@@ -61,6 +61,7 @@ class Language:
     script: str
     letters: str = ""
     words: frozenset[str] = frozenset()
+    rtl: bool = False
 
 
 def _name_variants(name: str) -> set[str]:

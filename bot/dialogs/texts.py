@@ -62,6 +62,9 @@ HOURS = N_("Orari:")
 BY_APPOINTMENT = N_("solo su appuntamento")
 HOURS_TO_CONFIRM = N_("Gli orari possono essere cambiati. Telefona prima di andare.")
 HOURS_NOT_PUBLISHED = N_("Orari: non pubblicati.")
+OPEN_NOW = N_("Aperto adesso, fino alle %(time)s.")
+OPENS_AT = N_("Apre %(day)s alle %(time)s.")
+HOLIDAY_TODAY = N_("Oggi è festa: è chiuso.")
 ENDED = N_("Il servizio «%(name)s» è finito e non è più attivo.")
 
 BUTTON_CHANGE_NEED = N_("Altro bisogno")
@@ -99,3 +102,7 @@ CMD_HELP = N_("Come funziona")
 CMD_FORGET = N_("Cancella i tuoi dati")
 CMD_UKRAINA = N_("Aiuto per chi viene dall'Ucraina")
 PRIVATE_ONLY = N_("Rispondo solo nelle chat private. Scrivimi qui: %(link)s")
+# Menus where a channel shows options as a list (WhatsApp): the button that opens it, and
+# the row that shows the next options when they do not fit.
+LIST_BUTTON = N_("Scegli")
+MORE_OPTIONS = N_("Altre scelte")
