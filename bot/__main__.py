@@ -47,7 +47,7 @@ async def _chat(args: argparse.Namespace, config: Config) -> None:
     resources = load_resources(config)
     store = await SessionStore.open(args.db or config.db_path)
     try:
-        conversation = Conversation(resources, store, config.current_date)
+        conversation = Conversation(resources, store, config.clock)
         await console.run(conversation, user_id=args.user, lang=args.lang, start=args.start, as_json=args.json)
     finally:
         await store.close()

@@ -37,3 +37,7 @@ class Config:
     def current_date(self) -> date:
         """Today in Milan: a service ending today is still offered until midnight there."""
         return self.today or datetime.now(TIMEZONE).date()
+
+    def clock(self) -> date | datetime:
+        """What the dialog is told about time: the pinned date, or the time now in Milan."""
+        return self.today or datetime.now(TIMEZONE).replace(tzinfo=None)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 
 from bot.dialogs import texts as T
 from bot.dialogs.model import Event, Reply, Section
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class Conversation:
-    def __init__(self, resources: Resources, store: SessionStore, today: Callable[[], date]):
-        self.resources, self.store, self.today = resources, store, today
+    def __init__(self, resources: Resources, store: SessionStore, clock: Callable[[], date | datetime]):
+        self.resources, self.store, self.clock = resources, store, clock
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
@@ -49,7 +49,7 @@ class Conversation:
                 return []
             session = turn.session
             try:
-                new, replies = step(session, event, self.resources, self.today())
+                new, replies = step(session, event, self.resources, self.clock())
             except Exception:
                 # No message text or names in the log: only what failed and where.
                 log.exception("dialog step failed (channel=%s, state=%s, event=%s)",

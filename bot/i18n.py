@@ -22,6 +22,7 @@ from babel.lists import format_list
 from babel.messages.pofile import read_po
 
 from bot.knowledge import Hours, Problem
+from bot.text import normalize
 from bot.understanding import Language
 
 SOURCE_LANGUAGE = "it"
@@ -33,21 +34,38 @@ def N_(message: str) -> str:
     return message
 
 
+FSI, LRI, PDI, RLM = "\u2068", "\u2066", "\u2069", "\u200f"
+
+
 @dataclass(frozen=True)
 class Translator:
-    """The texts of one language. Missing translations fall back to the Italian source."""
+    """The texts of one language. Missing translations fall back to the Italian source.
+
+    In a right-to-left language every inserted value (an Italian name, a phone number, an
+    address, a time) is wrapped in a Unicode isolate, so it keeps its own order inside the
+    Arabic, Urdu or Pashto sentence instead of being scrambled by the bidi algorithm.
+    """
 
     lang: str
     messages: Mapping[str, str] = field(default_factory=dict)
+    rtl: bool = False
 
     def __call__(self, message: str, **params: object) -> str:
         text = self.messages.get(message) or message
         if params:
+            if self.rtl:
+                params = {k: self.isolate(str(v)) for k, v in params.items()}
             try:
                 return text % params
             except (KeyError, ValueError, TypeError):
                 return message % params
         return text
+
+    def isolate(self, value: str, *, ltr: bool = False) -> str:
+        """`value` as an isolated run in right-to-left text (left-to-right if `ltr`)."""
+        if not self.rtl or not value:
+            return value
+        return f"{LRI if ltr else FSI}{value}{PDI}"
 
     @property
     def locale(self) -> Locale:
@@ -126,11 +144,11 @@ def load_catalogs(locales: Path) -> Catalogs:
             continue  # described, but not translated yet: not offered
         with (locales / code / "language.yaml").open(encoding="utf-8") as fh:
             item = yaml.safe_load(fh) or {}
-        translators[code] = Translator(code, read_catalog(path) if path.exists() else {})
+        translators[code] = Translator(code, read_catalog(path) if path.exists() else {}, bool(item.get("rtl")))
         languages.append(Language(
             code=code, name=str(item.get("name", code)), script=str(item.get("script", "latin")),
             letters=str(item.get("letters") or ""), rtl=bool(item.get("rtl")),
-            words=frozenset(str(w).casefold() for w in item.get("words") or []),
+            words=frozenset(normalize(str(w)) for w in item.get("words") or []),
         ))
     if SOURCE_LANGUAGE not in translators:
         translators[SOURCE_LANGUAGE] = Translator(SOURCE_LANGUAGE)
@@ -157,7 +175,7 @@ def hours_lines(hours: Hours, tr: Translator) -> list[str]:
     lines: list[str] = []
     for block in hours.blocks:
         parts = [
-            f"{tr.day_names(slot.days)} {tr.clock(slot.start)}–{tr.clock(slot.end)}"
+            f"{tr.day_names(slot.days)} {tr.isolate(f'{tr.clock(slot.start)}–{tr.clock(slot.end)}', ltr=True)}"
             for slot in block.slots
         ]
         line = "; ".join(parts)
@@ -165,3 +183,8 @@ def hours_lines(hours: Hours, tr: Translator) -> list[str]:
             line = f"{tr(block.label)}: {line}"
         lines.append(line)
     return lines
+
+
+def rtl_lines(text: str) -> str:
+    """Each line starts right to left, even when it begins with an Italian name."""
+    return "\n".join(f"{RLM}{line}" if line else line for line in text.split("\n"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.config import Config
 from bot.dialogs.orientation import Resources
+from bot.hours import italian_holidays
 from bot.i18n import load_catalogs
 from bot.knowledge import load
 from bot.understanding import Understanding
@@ -13,4 +14,6 @@ def load_resources(config: Config) -> Resources:
     """Raises bot.knowledge.KnowledgeError when the knowledge base has errors."""
     kb = load(config.knowledge_dir)
     catalogs = load_catalogs(config.locales_dir)
-    return Resources(kb=kb, nlu=Understanding(kb, catalogs.languages), catalogs=catalogs)
+    year = config.current_date().year
+    return Resources(kb=kb, nlu=Understanding(kb, catalogs.languages), catalogs=catalogs,
+                     holidays=italian_holidays(range(year - 1, year + 3)))

@@ -16,6 +16,7 @@ from anyascii import anyascii
 _APOSTROPHES = "'’ʼ`´‘"
 _CYRILLIC_APOSTROPHE = re.compile(rf"(?<=[\u0400-\u04ff])[{_APOSTROPHES}](?=[\u0400-\u04ff])")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
 # Control and format characters (but not the joiners some scripts need inside words).
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
@@ -44,6 +45,7 @@ def normalize(text: str) -> str:
         if not unicodedata.combining(ch) and unicodedata.category(ch) not in _INVISIBLE
     )
     text = unicodedata.normalize("NFC", text)
+    text = _HAN.sub(r" \1 ", text)  # Chinese has no spaces: each character is a word here
     return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
 
 

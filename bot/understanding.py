@@ -288,15 +288,21 @@ class Understanding:
             tok = tokens[i]
             if tok.isdigit() and len(tok) <= 3:
                 out.append((i, int(tok)))
-            else:
-                value = self._word_number(tok)
-                if value is not None:
-                    nxt = self._word_number(tokens[i + 1]) if i + 1 < len(tokens) else None
-                    if value in self._tens.values() and nxt is not None and nxt < 10:
-                        value += nxt
-                        i += 1
-                    out.append((i, value))
-            i += 1
+                i += 1
+                continue
+            # A number word may span two words ("thirty five" is two, "十九" is two characters).
+            value, width = self._word_number(" ".join(tokens[i : i + 2])), 2
+            if value is None:
+                value, width = self._word_number(tok), 1
+            if value is None:
+                i += 1
+                continue
+            nxt = self._word_number(tokens[i + width]) if i + width < len(tokens) else None
+            if value in self._tens.values() and nxt is not None and nxt < 10:
+                value += nxt
+                width += 1
+            out.append((i + width - 1, value))
+            i += width
         return out
 
     def find_age(self, text: str, *, expecting: bool = False) -> int | None:
@@ -401,13 +407,15 @@ class Understanding:
         if len(candidates) == 1:
             return candidates[0].code
         raw = text.casefold()
-        for lang in candidates:
-            if lang.letters and any(ch in raw for ch in lang.letters):
-                return lang.code
         tokens = norm.split()
-        hits = {lang.code: sum(t in lang.words for t in tokens) for lang in candidates}
-        ranked = sorted(hits.items(), key=lambda kv: -kv[1])
-        if ranked[0][1] >= 1 and ranked[0][1] >= 2 * ranked[1][1] and ranked[0][1] > ranked[1][1]:
+        # A letter only this language uses weighs more than a frequent word.
+        scores = {
+            lang.code: 3 * sum(raw.count(ch) for ch in lang.letters) + sum(t in lang.words for t in tokens)
+            for lang in candidates
+        }
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best, second = ranked[0][1], ranked[1][1]
+        if best >= 1 and best > second and (second == 0 or best >= 1.5 * second):
             return ranked[0][0]
         return None
 

@@ -6,10 +6,14 @@ contacts), so a family never travels on a guess.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import date, datetime
+
 from bot.dialogs import texts as T
 from bot.dialogs.model import Section
+from bot.hours import opening
 from bot.i18n import Translator, hours_lines
-from bot.knowledge import Comune, Contact, KnowledgeBase, Service
+from bot.knowledge import Comune, Contact, HoursBlock, KnowledgeBase, Service
 
 _CONTACT_TEXT = {"phone": T.PHONE, "email": T.EMAIL, "web": T.WEB, "address": T.ADDRESS}
 
@@ -30,7 +34,27 @@ def why_line(s: Service, kb: KnowledgeBase, comune: Comune, age: str, need: str,
     return tr(T.WHY, place=place, age=tr(kb.ages[age].label), need=tr(kb.needs[need].label))
 
 
-def service_card(s: Service, kb: KnowledgeBase, tr: Translator, why: str | None = None) -> Section:
+def opening_text(block: HoursBlock, now: datetime, closed_days: Collection[date], tr: Translator) -> str:
+    """ "Open now, until 12:15" / "Opens Thursday at 09:00", with a holiday said first."""
+    state = opening(block, now, closed_days)
+    parts = [tr(T.HOLIDAY_TODAY)] if state.holiday_today else []
+    if state.open_now and state.until:
+        parts.append(tr(T.OPEN_NOW, time=tr.clock(state.until)))
+    elif state.next_day and state.next_time:
+        day = tr.day_names([state.next_day.weekday()])
+        parts.append(tr(T.OPENS_AT, day=day, time=tr.clock(state.next_time)))
+    return " ".join(parts)
+
+
+def service_card(
+    s: Service,
+    kb: KnowledgeBase,
+    tr: Translator,
+    why: str | None = None,
+    *,
+    now: datetime | None = None,
+    closed_days: Collection[date] = (),
+) -> Section:
     lines = [tr(s.summary)]
     if why:
         lines.append(why)
@@ -42,6 +66,8 @@ def service_card(s: Service, kb: KnowledgeBase, tr: Translator, why: str | None 
         lines.append(tr(T.HOURS))
         for block, line in zip(s.hours.blocks, hours_lines(s.hours, tr), strict=True):
             lines.append(f"• {line}" + (f" — {tr(T.BY_APPOINTMENT)}" if block.by_appointment else ""))
+            if now is not None:
+                lines.append(f"  {opening_text(block, now, closed_days, tr)}")
         if s.hours.status == "to-confirm":
             lines.append(tr(T.HOURS_TO_CONFIRM))
         if s.hours.note:

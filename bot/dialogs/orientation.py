@@ -24,8 +24,8 @@ user" (/forget): the caller deletes what it stored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from enum import StrEnum
 
 from bot import deeplink
@@ -43,7 +43,7 @@ from bot.dialogs.model import (
     Session,
     Text,
 )
-from bot.i18n import Catalogs, Translator
+from bot.i18n import FSI, PDI, RLM, Catalogs, Translator, rtl_lines
 from bot.knowledge import Comune, KnowledgeBase, Service
 from bot.matching import (
     UKRAINE,
@@ -82,6 +82,7 @@ class Resources:
     kb: KnowledgeBase
     nlu: Understanding
     catalogs: Catalogs
+    holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
     # Questions depend only on (state, language, choices): built once, then reused.
     questions: dict[tuple[str, str | None, tuple[str, ...]], Reply] = field(default_factory=dict, compare=False)
 
@@ -90,6 +91,7 @@ class Resources:
 class Ctx:
     res: Resources
     today: date
+    now: datetime | None = None  # the time in Milan, when known: "open now", "opens Tuesday"
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -170,6 +172,10 @@ def _ask(s: Session, ctx: Ctx) -> Reply:
             raise ValueError(f"no question for state {s.state!r}")
 
 
+def _card(service: Service, ctx: Ctx, tr: Translator, why: str | None = None) -> Section:
+    return service_card(service, ctx.kb, tr, why, now=ctx.now, closed_days=ctx.res.holidays)
+
+
 def _comune_label(c: Comune) -> str:
     return f"{c.name} ({c.province})"
 
@@ -196,7 +202,7 @@ def results(s: Session, ctx: Ctx) -> Reply:
     buttons = _results_buttons(s, ctx, found)
     if found:
         sections.append(Section(tr(T.RESULTS)))
-        sections += [service_card(sv, kb, tr, why_line(sv, kb, q.comune, q.age, q.need, tr)) for sv in found]
+        sections += [_card(sv, ctx, tr, why_line(sv, kb, q.comune, q.age, q.need, tr)) for sv in found]
     else:
         sections.append(Section(tr(T.RESULTS_NONE, need=tr(kb.needs[q.need].label),
                                    age=tr(kb.ages[q.age].label), comune=q.comune.name)))
@@ -206,11 +212,11 @@ def results(s: Session, ctx: Ctx) -> Reply:
         extra = [sv for sv in ukrainian_help(kb, q.comune, ctx.today) if sv not in found]
         if extra:
             sections.append(Section(tr(T.UKRAINE_TOO)))
-            sections += [service_card(sv, kb, tr) for sv in extra]
+            sections += [_card(sv, ctx, tr) for sv in extra]
             found = found + extra
     if not found:
         sections.append(Section(tr(T.RESULTS_ALWAYS)))
-        sections.append(service_card(kb.fallback, kb, tr))
+        sections.append(_card(kb.fallback, ctx, tr))
         found = [kb.fallback]
     sections.append(Section(tr(T.RESULTS_NEXT)))
     return Reply(tuple(sections), buttons, tuple(sv.id for sv in found))
@@ -234,7 +240,7 @@ def show_service(s: Session, ctx: Ctx) -> Reply:
     tr, kb = ctx.tr(s), ctx.kb
     service = kb.services.get(s.service or "", kb.fallback)
     return Reply(
-        (service_card(service, kb, tr),),
+        (_card(service, ctx, tr),),
         (Button("x:more", tr(T.BUTTON_MORE)), Button("l:menu", "🌐 " + tr(T.BUTTON_LANGUAGE))),
         (service.id,),
     )
@@ -248,7 +254,7 @@ def outside_area(s: Session, comune: Comune, ctx: Ctx) -> Reply:
     if s.lang == "uk" or s.need == UKRAINE:
         shown = ukrainian_help(kb, comune, ctx.today)
     shown.append(kb.fallback)
-    sections += [service_card(sv, kb, tr) for sv in shown]
+    sections += [_card(sv, ctx, tr) for sv in shown]
     sections.append(Section(tr(T.OUTSIDE_AREA_NEXT)))
     return Reply(tuple(sections), services=tuple(sv.id for sv in shown))
 
@@ -612,13 +618,24 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
 # ------------------------------------------------------------------ the step
 
 
-def step(session: Session | None, event: Event, res: Resources, today: date) -> Outcome:
-    """One turn of the conversation: the new session (None: forget the user) and the replies."""
+def step(session: Session | None, event: Event, res: Resources, when: date | datetime) -> Outcome:
+    """One turn of the conversation: the new session (None: forget the user) and the replies.
+
+    `when` is today's date, or the current time in Milan (then cards say whether a desk is
+    open now and when it opens next).
+    """
     s = _language_from_client(session or Session(), event, res.catalogs)
     kind = event_kind(event)
     handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
-    ctx = Ctx(res, today)
+    ctx = Ctx(res, when.date(), when) if isinstance(when, datetime) else Ctx(res, when)
     new, replies = handler(s, event, ctx)
     final = new or s
     lang, state = final.lang or res.catalogs.default, str(final.state)
+    if res.catalogs.is_rtl(lang):
+        replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
     return new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies]
+
+
+def _rtl(section: Section) -> Section:
+    title = f"{RLM}{FSI}{section.title}{PDI}" if section.title else None
+    return Section(rtl_lines(section.body), title)
