@@ -135,6 +135,7 @@ class Understanding:
         for words in kb.numbers.values():
             self._number_words.update(words.units)
             self._tens.update(words.tens)
+        self._tens_values = frozenset(self._tens.values())
         # Compounds written as one word: trentacinque, ventuno (vent + uno).
         self._all_number_words = {**self._number_words, **self._tens}
         for ten, tens_value in self._tens.items():
@@ -298,8 +299,9 @@ class Understanding:
                 i += 1
                 continue
             nxt = self._word_number(tokens[i + width]) if i + width < len(tokens) else None
-            if value in self._tens.values() and nxt is not None and nxt < 10:
-                value += nxt
+            tens = self._tens_values
+            if nxt is not None and ((value in tens and nxt < 10) or (value < 10 and nxt in tens)):
+                value += nxt  # "thirty five"; Arabic says the unit first: "خمسة وثلاثين"
                 width += 1
             out.append((i + width - 1, value))
             i += width
