@@ -158,6 +158,7 @@ class NumberWords:
 
     units: Mapping[str, int]
     tens: Mapping[str, int]
+    joiners: tuple[str, ...] = ()  # words between tens and units: "njëzet e pesë", "douăzeci și cinci"
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need]) 
             words.numbers[lang] = NumberWords(
                 {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
                 {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
+                tuple(normalize(str(w)) for w in numbers.get("and") or []),
             )
         except (TypeError, ValueError, AttributeError):
             r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")

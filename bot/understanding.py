@@ -132,9 +132,11 @@ class Understanding:
         self._age_pattern = re.compile(rf"(?<!\d)(\d{{1,3}}) ?({units})\b")
         self._number_words: dict[str, int] = {}
         self._tens: dict[str, int] = {}
+        self._joiners: set[str] = set()
         for words in kb.numbers.values():
             self._number_words.update(words.units)
             self._tens.update(words.tens)
+            self._joiners.update(words.joiners)
         self._tens_values = frozenset(self._tens.values())
         # Compounds written as one word: trentacinque, ventuno (vent + uno).
         self._all_number_words = {**self._number_words, **self._tens}
@@ -298,6 +300,12 @@ class Understanding:
             if value is None:
                 i += 1
                 continue
+            if (value in self._tens_values and i + width + 1 < len(tokens)
+                    and tokens[i + width] in self._joiners):
+                unit = self._word_number(tokens[i + width + 1])
+                if unit is not None and unit < 10:  # "njëzet e pesë": twenty and five
+                    value += unit
+                    width += 2
             nxt = self._word_number(tokens[i + width]) if i + width < len(tokens) else None
             tens = self._tens_values
             if nxt is not None and ((value in tens and nxt < 10) or (value < 10 and nxt in tens)):
