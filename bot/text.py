@@ -29,24 +29,45 @@ def ascii_digits(text: str) -> str:
     )
 
 
+# Scripts whose vowel signs and viramas are part of the letters (Bengali, Sinhala, Devanagari
+# and the other Brahmic scripts): their marks are kept. Elsewhere marks are accents and
+# Arabic vowel points, which people type or leave out at will: they are dropped.
+_KEEP_MARKS = ((0x0900, 0x0DFF), (0x1000, 0x109F), (0x1780, 0x17FF))
+_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
+
+
+def _keeps_marks(base: str) -> bool:
+    cp = ord(base)
+    return any(lo <= cp <= hi for lo, hi in _KEEP_MARKS)
+
+
 @lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Lower-case words separated by single spaces: no accents, punctuation or symbols.
 
     Apostrophes inside Ukrainian words (дев'ять) are dropped; elsewhere (dall'Ucraina) they
-    separate words.
+    separate words. Digits glued to letters are separated ("9anni", "8යි").
     """
     text = unicodedata.normalize("NFKC", text)
     text = ascii_digits(text)
     text = _CYRILLIC_APOSTROPHE.sub("", text)
     text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(
-        ch for ch in text
-        if not unicodedata.combining(ch) and unicodedata.category(ch) not in _INVISIBLE
-    )
-    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    base = " "
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _INVISIBLE:
+            continue
+        if category[0] == "M":
+            if _keeps_marks(base):
+                out.append(ch)
+            continue
+        base = ch
+        out.append(ch if ch.isalnum() else " ")
+    text = unicodedata.normalize("NFC", "".join(out))
     text = _HAN.sub(r" \1 ", text)  # Chinese has no spaces: each character is a word here
-    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+    text = _DIGIT_LETTER.sub(" ", text)
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=65536)

@@ -330,6 +330,8 @@ class Understanding:
         numbers = self._numbers(norm)
         tokens = norm.split()
         for pos, value in numbers:
+            if pos > 0 and tokens[pos - 1] in self._year_words:  # unit first: Sinhala "අවුරුදු 8"
+                return value
             after = " ".join(tokens[pos + 1 : pos + 4])
             for unit in self._year_words:
                 if after == unit or after.startswith(unit + " "):
