@@ -122,7 +122,10 @@ class Understanding:
         for need_id, keywords in self._needs.items():
             for kw in keywords:
                 (self._need_of_word[kw] if " " not in kw else phrases[f" {kw} "]).add(need_id)
-        self._need_phrases = [(p, frozenset(n), len(p.split())) for p, n in phrases.items()]
+        # Phrases are looked up by their first word, so a message is read in one pass.
+        self._need_phrases: dict[str, list[tuple[str, frozenset[str], int]]] = defaultdict(list)
+        for phrase, need_ids in phrases.items():
+            self._need_phrases[phrase.split()[0]].append((phrase, frozenset(need_ids), len(phrase.split())))
         self._fuzzy_need_words = sorted(
             {kw for kws in self._needs.values() for kw in kws if " " not in kw and len(kw) >= 5}
         )
@@ -368,10 +371,11 @@ class Understanding:
         for token in set(norm.split()):
             for need_id in self._need_of_word.get(token, ()):
                 scores[need_id] += 1
-        for phrase, need_ids, weight in self._need_phrases:
-            if phrase in padded:
-                for need_id in need_ids:
-                    scores[need_id] += weight
+        for token in set(norm.split()):
+            for phrase, need_ids, weight in self._need_phrases.get(token, ()):
+                if phrase in padded:
+                    for need_id in need_ids:
+                        scores[need_id] += weight
         if not scores and expecting:
             for token in norm.split()[:60]:
                 if len(token) < 5:
