@@ -3,7 +3,7 @@
 Run: `python benchmarks/bench_telegram.py`. 1,000 simulated users each run a whole dialog
 (/start, then three button presses: comune, age, need) through the real
 `Application.process_update`, with the aiosqlite session store and a fake Bot API request
-object (so the network is excluded, and so is the rate limiter, which would only measure
+object (tests/telegram_fakes.py: the network is excluded, and so is the rate limiter, which would only measure
 Telegram's 30 messages/s). The process is pinned to one core.
 
 Reference, in the same process: a plain python-telegram-bot `ConversationHandler` bot with
@@ -15,7 +15,6 @@ Targets (issue 3): >= 2,000 updates/s on one core, p99 <= 5 ms, not slower than 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -38,49 +37,18 @@ from telegram.ext import (  # noqa: E402
     ConversationHandler,
     PicklePersistence,
 )
-from telegram.request import BaseRequest, RequestData  # noqa: E402
 
 from bot.config import Config  # noqa: E402
 from bot.conversation import Conversation  # noqa: E402
 from bot.handlers.telegram import NO_PREVIEW, TelegramChannel, TelegramSettings, build_application  # noqa: E402
 from bot.resources import load_resources  # noqa: E402
 from bot.storage import SessionStore  # noqa: E402
-from tests.telegram_fakes import TOKEN, Updates  # noqa: E402
+from tests.telegram_fakes import TOKEN, RecordingRequest, Updates  # noqa: E402
 
 USERS = 1000
 ROUNDS = 3
 TODAY = date(2026, 11, 25)
 PRESSES = ("c:015077", "a:6-13", "n:school")
-
-
-class FakeRequest(BaseRequest):
-    """Answers every Bot API call at once, like Telegram would, without recording."""
-
-    def __init__(self) -> None:
-        self.message_id = 0
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return 1.0
-
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        name = url.rsplit("/", 1)[-1]
-        if name == "getMe":
-            result: Any = {"id": 7000000001, "is_bot": True, "first_name": "Orienta", "username": "orienta_bot"}
-        elif name == "sendMessage":
-            self.message_id += 1
-            chat_id = request_data.parameters.get("chat_id", 1) if request_data else 1
-            result = {"message_id": self.message_id, "date": 0, "chat": {"id": chat_id, "type": "private"}}
-        else:
-            result = True
-        return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
 def dialogs() -> list[list[dict[str, Any]]]:
@@ -110,8 +78,8 @@ async def ours(tmp: Path, all_dialogs: list[list[dict[str, Any]]]) -> tuple[floa
     resources = load_resources(Config.from_env({}))
     store = await SessionStore.open(tmp / "ours.sqlite3")
     channel = TelegramChannel(Conversation(resources, store, lambda: TODAY), resources.catalogs)
-    app = build_application(TelegramSettings(token=TOKEN), channel, request=FakeRequest(),
-                            updates_request=FakeRequest(), rate_limiter=False)
+    app = build_application(TelegramSettings(token=TOKEN), channel, request=RecordingRequest(record=False),
+                            updates_request=RecordingRequest(record=False), rate_limiter=False)
     await app.initialize()
     try:
         return await drive(app, all_dialogs)
@@ -180,7 +148,8 @@ async def durable_reference(tmp: Path, all_dialogs: list[list[dict[str, Any]]]) 
 async def reference(tmp: Path, all_dialogs: list[list[dict[str, Any]]],
                     flush: bool = False) -> tuple[float, list[float]]:
     persistence = PicklePersistence(filepath=tmp / "reference.pickle")
-    app = (Application.builder().token(TOKEN).request(FakeRequest()).get_updates_request(FakeRequest())
+    app = (Application.builder().token(TOKEN).request(RecordingRequest(record=False))
+           .get_updates_request(RecordingRequest(record=False))
            .persistence(persistence).build())
     app.add_handler(ConversationHandler(
         entry_points=[CommandHandler("start", ref_start)],

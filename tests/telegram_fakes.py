@@ -30,6 +30,7 @@ class RecordingRequest(BaseRequest):
     calls: list[Call] = field(default_factory=list)
     # method -> answers to give first (then the normal one): e.g. a 429 once.
     scripted: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    record: bool = True  # False: answer only (benchmarks)
     _next_message_id: int = 100
 
     async def initialize(self) -> None:
@@ -47,7 +48,8 @@ class RecordingRequest(BaseRequest):
                          pool_timeout: Any = None) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
-        self.calls.append(Call(name, params))
+        if self.record:
+            self.calls.append(Call(name, params))
         if self.scripted.get(name):
             status, body = self.scripted[name].pop(0)
             return status, json.dumps(body).encode()
