@@ -1,4 +1,4 @@
-"""`python -m bot chat|telegram|link|kb check`: the bot's entry points."""
+"""`python -m bot chat|telegram|whatsapp|link|kb check`: the bot's entry points."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     tg.add_argument("--webhook", metavar="URL", help="receive updates at this public HTTPS URL instead of polling")
     tg.add_argument("--listen", default=None, help="webhook server address (default: $WEBHOOK_LISTEN or 0.0.0.0)")
     tg.add_argument("--port", type=int, default=None, help="webhook server port (default: $PORT or 8443)")
+    wa = sub.add_parser("whatsapp", help="serve the WhatsApp Cloud API webhook at /webhook")
+    wa.add_argument("--host", default=None, help="address to listen on (default: $HOST or 0.0.0.0)")
+    wa.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
     link = sub.add_parser("link", help="print an operator's deep link and write its QR code")
     link.add_argument("--bot", help="the bot's username (default: $TELEGRAM_BOT_USERNAME)")
     link.add_argument("--lang", help="language code, e.g. ar, uk")
@@ -31,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--need", help="need id, e.g. school, ukraine")
     link.add_argument("--service", help="one service id, e.g. paderno-sportello")
     link.add_argument("--ukraine", action="store_true", help="the Ukrainian entry point (payload ua)")
+    link.add_argument("--whatsapp", metavar="NUMBER", help="the bot's WhatsApp number (default: $WHATSAPP_NUMBER)")
     link.add_argument("--qr", metavar="BASENAME", help="write BASENAME.png and BASENAME.svg (default: no QR)")
+    link.add_argument("--qr-for", choices=("telegram", "whatsapp"), default="telegram",
+                      help="which link the QR code opens when both are printed")
     kb = sub.add_parser("kb", help="knowledge-base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     kb_sub.add_parser("check", help="list errors (exit 1) and warnings (exit 0)")
@@ -76,6 +82,29 @@ def _telegram(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _whatsapp(args: argparse.Namespace, config: Config) -> int:
+    import logging
+    import os
+
+    from bot.handlers.whatsapp import SettingsError, WhatsAppSettings, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = WhatsAppSettings.from_env(dict(os.environ))
+        host = args.host or os.environ.get("HOST") or "0.0.0.0"
+        port = args.port or int(os.environ.get("PORT") or 8000)
+        serve(config, settings, host, port)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KnowledgeError as exc:
+        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = Config.from_env()
@@ -89,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return link_main(args, config)
     if args.command == "telegram":
         return _telegram(args, config)
+    if args.command == "whatsapp":
+        return _whatsapp(args, config)
     try:
         asyncio.run(_chat(args, config))
     except KnowledgeError as exc:

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from telegram.helpers import create_deep_linked_url
 
@@ -55,6 +56,12 @@ def telegram_link(username: str, payload: str) -> str:
     return create_deep_linked_url(username.lstrip("@"), payload) if payload else f"https://t.me/{username.lstrip('@')}"
 
 
+def whatsapp_link(number: str, payload: str) -> str:
+    """wa.me link whose prefilled message the WhatsApp channel reads as the same preset."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"https://wa.me/{digits}?text={quote(f'Orienta #{payload}')}" if payload else f"https://wa.me/{digits}"
+
+
 def write_qr(url: str, basename: Path) -> list[Path]:
     import segno
 
@@ -67,20 +74,25 @@ def write_qr(url: str, basename: Path) -> list[Path]:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     username = args.bot or os.environ.get("TELEGRAM_BOT_USERNAME")
-    if not username:
-        print("error: name the bot with --bot USERNAME or TELEGRAM_BOT_USERNAME", file=sys.stderr)
+    number = args.whatsapp or os.environ.get("WHATSAPP_NUMBER")
+    if not username and not number:
+        print("error: name the bot with --bot USERNAME (or TELEGRAM_BOT_USERNAME), and/or its WhatsApp number "
+              "with --whatsapp NUMBER (or WHATSAPP_NUMBER)", file=sys.stderr)
         return 2
     kb = load(config.knowledge_dir)
     languages = load_catalogs(config.locales_dir).codes
     try:
         preset = preset_from_args(args, kb, languages)
         payload = "ua" if args.ukraine and preset == Preset(lang="uk", need="ukraine") else build(preset, kb)
-        url = telegram_link(username, payload)
+        urls = [telegram_link(username, payload)] if username else []
+        urls += [whatsapp_link(number, payload)] if number else []
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(url)
-    if args.qr:
-        for path in write_qr(url, Path(args.qr)):
+    for url in urls:
+        print(url)
+    if args.qr:  # the QR code opens the first channel named: Telegram if given, else WhatsApp
+        qr_url = urls[0] if args.qr_for != "whatsapp" or len(urls) == 1 else urls[-1]
+        for path in write_qr(qr_url, Path(args.qr)):
             print(f"wrote {path}")
     return 0

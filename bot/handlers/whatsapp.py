@@ -1,0 +1,334 @@
+"""WhatsApp Cloud API: the same dialog where most families already chat.
+
+A thin channel like Telegram's: Meta's webhook payload becomes dialog events, replies
+become WhatsApp messages sent through pywa's async client, within WhatsApp's limits —
+up to 3 options as reply buttons (title ≤ 20), 4 to 10 as a list (row title ≤ 24,
+description ≤ 72, menu button ≤ 20), more than 10 paged with a "more options" row;
+labels shortened at a word boundary with the whole text kept in the row's description;
+interactive bodies ≤ 1,024 characters and plain texts ≤ 4,096, split between service
+cards. Every webhook call must carry a valid `X-Hub-Signature-256` (HMAC-SHA256 of the
+body with the app secret): a missing one is answered 401, a wrong one 403, and nothing of
+it reaches the dialog. The bot only ever answers a user's message (WhatsApp's 24-hour
+window); a message Meta delivers twice is answered once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.conversation import Conversation
+from bot.dialogs import texts as T
+from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resume, Text
+from bot.i18n import Catalogs, Translator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+TEXT_LIMIT = 4096
+BODY_LIMIT = 1024
+BUTTON_TITLE = 20
+ROW_TITLE = 24
+ROW_DESCRIPTION = 72
+LIST_BUTTON = 20
+LIST_ROWS = 10
+WINDOW_SECONDS = 24 * 3600
+# The prefilled message of a wa.me link: "Orienta #lar_c015077_nschool" starts with that preset.
+PREFILLED = re.compile(r"^\s*orienta\s*#([A-Za-z0-9_-]{1,64})\s*$", re.IGNORECASE)
+MORE = "more:"  # a list row that shows the next page of options
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting: one line that says what to set."""
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    phone_id: str
+    token: str
+    verify_token: str
+    app_secret: str
+    api_url: str = "https://graph.facebook.com"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> WhatsAppSettings:
+        names = ("WHATSAPP_PHONE_ID", "WHATSAPP_TOKEN", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET")
+        missing = [n for n in names if not (env.get(n) or "").strip()]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)} not set: copy them from your Meta app's WhatsApp settings "
+                                "(the app secret is required: every webhook call is checked with it).")
+        return cls(*(env[n].strip() for n in names),
+                   api_url=(env.get("WHATSAPP_API_URL") or "https://graph.facebook.com").strip())
+
+
+# ------------------------------------------------------------------ payload -> events
+
+
+@dataclass(frozen=True)
+class Incoming:
+    user_id: str
+    message_id: str
+    timestamp: int
+    event: Event | None  # None: nothing to answer (a reaction)
+
+
+def incoming_messages(payload: dict[str, Any]) -> list[Incoming]:
+    """The users' messages in one webhook payload (statuses and other fields are skipped)."""
+    out: list[Incoming] = []
+    for entry in payload.get("entry") or []:
+        for change in entry.get("changes") or []:
+            value = change.get("value") or {}
+            for message in value.get("messages") or []:
+                user_id = str(message.get("from") or "")
+                if user_id:
+                    out.append(Incoming(user_id, str(message.get("id") or ""), int(message.get("timestamp") or 0),
+                                        to_event(message)))
+    return out
+
+
+def to_event(message: dict[str, Any]) -> Event | None:
+    kind = message.get("type")
+    if kind == "text":
+        text = str((message.get("text") or {}).get("body") or "")
+        preset = PREFILLED.match(text)
+        if preset:
+            return Command("start", preset.group(1))
+        if text.startswith("/") and len(text) > 1:
+            name, _, arg = text[1:].partition(" ")
+            return Command(name.lower(), arg.strip())
+        return Text(text)
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return Press(str(reply.get("id") or ""))
+    if kind == "button":  # a template's quick reply
+        return Press(str((message.get("button") or {}).get("payload") or ""))
+    if kind == "location":
+        loc = message.get("location") or {}
+        try:
+            return Location(float(loc["latitude"]), float(loc["longitude"]))
+        except (KeyError, TypeError, ValueError):
+            return Other("location")
+    if kind == "reaction":
+        return None
+    return Other(str(kind or "other"))
+
+
+# ------------------------------------------------------------------ replies -> messages
+
+
+def shorten(label: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary, with an ellipsis when cut."""
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-–(")
+    return (cut if len(cut) >= limit // 2 else label[: limit - 1]) + "…"
+
+
+_MARKUP = re.compile(r"([*_~`])")
+
+
+def plain(text: str) -> str:
+    """Text shown as typed: WhatsApp's formatting marks are kept from pairing up."""
+    return _MARKUP.sub("\\1\u200b", text)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One WhatsApp message: text, and at most one kind of interactive part."""
+
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()  # (id, title) reply buttons
+    rows: tuple[tuple[str, str, str | None], ...] = ()  # (id, title, description) list rows
+    list_button: str = ""
+
+
+def _texts(replies: list[Reply], limit: int) -> list[str]:
+    parts = [
+        f"*{plain(s.title)}*\n{plain(s.body)}" if s.title else plain(s.body)
+        for reply in replies for s in reply.sections
+    ]
+    chunks: list[str] = []
+    for part in parts:
+        while len(part) > limit:
+            cut = part.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            chunks.append(part[:cut])
+            part = part[cut:].lstrip("\n")
+        if chunks and len(chunks[-1]) + 2 + len(part) <= limit:
+            chunks[-1] += "\n\n" + part
+        else:
+            chunks.append(part)
+    return [c for c in chunks if c.strip()] or ["…"]
+
+
+def options_page(buttons: tuple[Button, ...], page: int, tr: Translator) -> list[tuple[str, str, str | None]]:
+    """List rows for one page: 10 at most, the last one "more options" when others follow."""
+    start = page * (LIST_ROWS - 1)
+    shown = buttons[start:] if len(buttons) - start <= LIST_ROWS else buttons[start : start + LIST_ROWS - 1]
+    rows: list[tuple[str, str, str | None]] = []
+    for b in shown:
+        title = shorten(b.label, ROW_TITLE)
+        rows.append((b.id, title, shorten(b.label, ROW_DESCRIPTION) if title != b.label else None))
+    if start + len(shown) < len(buttons):
+        rows.append((f"{MORE}{page + 1}", shorten(tr(T.MORE_OPTIONS), ROW_TITLE), None))
+    return rows
+
+
+def render(replies: list[Reply], tr: Translator, page: int = 0) -> list[Outgoing]:
+    """The turn's replies as WhatsApp messages; the last carries the options on screen."""
+    buttons = replies[-1].buttons if replies else ()
+    if not buttons:
+        return [Outgoing(t) for t in _texts(replies, TEXT_LIMIT)]
+    texts = _texts(replies, BODY_LIMIT)
+    head, body = texts[:-1], texts[-1]
+    if len(buttons) <= 3 and all(len(b.label) <= BUTTON_TITLE for b in buttons):
+        last = Outgoing(body, buttons=tuple((b.id, b.label) for b in buttons))
+    else:
+        last = Outgoing(body, rows=tuple(options_page(buttons, page, tr)),
+                        list_button=shorten(tr(T.LIST_BUTTON), LIST_BUTTON))
+    return [*(Outgoing(t) for t in head), last]
+
+
+# ------------------------------------------------------------------ the channel
+
+
+def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return header is not None and hmac.compare_digest(expected, header.strip())
+
+
+class WhatsAppChannel:
+    def __init__(self, settings: WhatsAppSettings, conversation: Conversation | None, catalogs: Catalogs,
+                 session: httpx.AsyncClient | None = None, clock=time.time):
+        from pywa_async import WhatsApp
+
+        self.settings, self.conversation, self.catalogs, self.clock = settings, conversation, catalogs, clock
+        self.session = session or httpx.AsyncClient(timeout=20)
+        self.wa = WhatsApp(phone_id=settings.phone_id, token=settings.token, session=self.session, server=None,
+                           verify_token=settings.verify_token, app_secret=settings.app_secret)
+        # WHATSAPP_API_URL: a proxy or a local fake Graph API in place of Meta's.
+        api = httpx.URL(settings.api_url.rstrip("/") + "/")
+        self.session.base_url = api.join(self.session.base_url.path.lstrip("/"))
+        self._options: dict[str, tuple[str, tuple[Button, ...]]] = {}  # user -> (lang, options) for paging
+
+    async def verify(self, request: Request) -> Response:
+        """Meta's GET challenge when the webhook is registered."""
+        params = request.query_params
+        if params.get("hub.mode") == "subscribe" and hmac.compare_digest(
+            params.get("hub.verify_token", ""), self.settings.verify_token
+        ):
+            return PlainTextResponse(params.get("hub.challenge", ""))
+        return PlainTextResponse("forbidden", status_code=403)
+
+    async def receive(self, request: Request) -> Response:
+        body = await request.body()
+        header = request.headers.get("x-hub-signature-256")
+        if header is None:
+            return PlainTextResponse("missing signature", status_code=401)
+        if not signature_ok(body, header, self.settings.app_secret):
+            return PlainTextResponse("bad signature", status_code=403)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return PlainTextResponse("not JSON", status_code=400)
+        for message in incoming_messages(payload if isinstance(payload, dict) else {}):
+            try:
+                await self.answer(message)
+            except Exception:  # one failing message must not make Meta retry the others
+                log.exception("whatsapp message %s failed", message.message_id)
+        return PlainTextResponse("ok")
+
+    async def answer(self, message: Incoming) -> None:
+        if message.event is None or self.conversation is None:
+            return
+        if message.timestamp and self.clock() - message.timestamp > WINDOW_SECONDS:
+            return  # outside WhatsApp's 24-hour window: free-form replies are not allowed
+        event = message.event
+        if isinstance(event, Press) and event.data.startswith(MORE):
+            await self._next_page(message.user_id, event.data)
+            return
+        replies = await self.conversation.handle(CHANNEL, message.user_id, event,
+                                                 once=f"{CHANNEL}:message:{message.message_id}")
+        if not replies:
+            return
+        tr = self.catalogs.get(replies[-1].lang)
+        self._options[message.user_id] = (replies[-1].lang, replies[-1].buttons)
+        await self.send(message.user_id, render(replies, tr))
+
+    async def _next_page(self, user_id: str, data: str) -> None:
+        remembered = self._options.get(user_id)
+        if remembered is None or not data[len(MORE):].isdigit():
+            # After a restart the options are not in memory: ask the current question again.
+            replies = await self.conversation.handle(CHANNEL, user_id, Resume()) if self.conversation else []
+            if replies:
+                tr = self.catalogs.get(replies[-1].lang)
+                self._options[user_id] = (replies[-1].lang, replies[-1].buttons)
+                await self.send(user_id, render(replies[-1:], tr))
+            return
+        lang, buttons = remembered
+        tr = self.catalogs.get(lang)
+        page = int(data[len(MORE):])
+        rows = tuple(options_page(buttons, page, tr))
+        await self.send(user_id, [Outgoing(shorten(tr(T.MORE_OPTIONS), BODY_LIMIT), rows=rows,
+                                           list_button=shorten(tr(T.LIST_BUTTON), LIST_BUTTON))])
+
+    async def send(self, to: str, messages: Iterable[Outgoing]) -> None:
+        from pywa_async.types import Button as WaButton
+        from pywa_async.types import Section, SectionList, SectionRow
+
+        for m in messages:
+            if m.buttons:
+                await self.wa.send_message(to=to, text=m.text, buttons=[WaButton(t, i) for i, t in m.buttons])
+            elif m.rows:
+                rows = [SectionRow(title=t, callback_data=i, description=d) for i, t, d in m.rows]
+                await self.wa.send_message(to=to, text=m.text,
+                                           buttons=SectionList(m.list_button, [Section(m.list_button, rows)]))
+            else:
+                await self.wa.send_message(to=to, text=m.text)
+
+
+def create_app(channel: WhatsAppChannel, path: str = "/webhook") -> Starlette:
+    return Starlette(routes=[
+        Route(path, channel.verify, methods=["GET"]),
+        Route(path, channel.receive, methods=["POST"]),
+    ])
+
+
+def serve(config: Any, settings: WhatsAppSettings, host: str, port: int) -> None:
+    """Run the webhook server (uvicorn) until stopped."""
+    import contextlib
+
+    import uvicorn
+
+    from bot.resources import load_resources
+    from bot.storage import SessionStore
+
+    resources = load_resources(config)
+    channel = WhatsAppChannel(settings, None, resources.catalogs)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        store = await SessionStore.open(config.db_path)
+        channel.conversation = Conversation(resources, store, config.clock)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = create_app(channel)
+    app.router.lifespan_context = lifespan
+    uvicorn.run(app, host=host, port=port, log_level="info")

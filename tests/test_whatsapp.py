@@ -1,0 +1,227 @@
+"""WhatsApp, over HTTP: signed webhook payloads shaped like Meta's, the Graph API faked in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.conversation import Conversation
+from bot.dialogs.model import Command
+from bot.dialogs.orientation import State, step
+from bot.handlers.whatsapp import (
+    BODY_LIMIT,
+    BUTTON_TITLE,
+    LIST_BUTTON,
+    LIST_ROWS,
+    ROW_DESCRIPTION,
+    ROW_TITLE,
+    TEXT_LIMIT,
+    SettingsError,
+    WhatsAppChannel,
+    WhatsAppSettings,
+    create_app,
+    render,
+)
+from bot.storage import SessionStore
+from tests.conftest import TODAY
+from tests.test_hostile import ROUTES
+
+SETTINGS = WhatsAppSettings(phone_id="1234567890", token="graph-token", verify_token="verify-me",
+                            app_secret="app-secret-for-tests", api_url="https://graph.example.test")
+USER = "393331234567"
+
+
+class GraphApi:
+    """Records every Graph API call; answers like Meta does."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append({"url": str(request.url), "body": json.loads(request.content or b"{}")})
+        return httpx.Response(200, json={"messaging_product": "whatsapp", "contacts": [{"input": USER, "wa_id": USER}],
+                                         "messages": [{"id": f"wamid.out{len(self.calls)}"}]})
+
+    def messages(self) -> list[dict]:
+        return [c["body"] for c in self.calls if c["url"].endswith("/messages")]
+
+    def texts(self) -> list[str]:
+        out = []
+        for m in self.messages():
+            out.append(m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"])
+        return out
+
+
+class Webhook:
+    def __init__(self, client: httpx.AsyncClient, graph: GraphApi):
+        self.client, self.graph, self.n = client, graph, 0
+
+    def payload(self, message: dict) -> dict:
+        self.n += 1
+        message = {"from": USER, "id": f"wamid.in{self.n}", "timestamp": str(int(time.time())), **message}
+        return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages",
+                "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "390200000000",
+                          "phone_number_id": SETTINGS.phone_id},
+                          "contacts": [{"profile": {"name": "Amina"}, "wa_id": USER}], "messages": [message]}}]}]}
+
+    async def post(self, payload: dict, signature: str | None = "valid") -> httpx.Response:
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "valid":
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(SETTINGS.app_secret.encode(), body,
+                                                                  hashlib.sha256).hexdigest()
+        elif signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        return await self.client.post("/webhook", content=body, headers=headers)
+
+    async def text(self, text: str) -> httpx.Response:
+        return await self.post(self.payload({"type": "text", "text": {"body": text}}))
+
+    async def choose(self, row_id: str, kind: str = "list_reply") -> httpx.Response:
+        return await self.post(self.payload({"type": "interactive", "interactive": {
+            "type": kind, kind: {"id": row_id, "title": "…"}}}))
+
+
+@pytest.fixture
+async def wa(res, tmp_path: Path):
+    graph = GraphApi()
+    store = await SessionStore.open(tmp_path / "wa.sqlite3")
+    session = httpx.AsyncClient(transport=httpx.MockTransport(graph))
+    channel = WhatsAppChannel(SETTINGS, Conversation(res, store, lambda: TODAY), res.catalogs, session=session)
+    app = create_app(channel)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        yield Webhook(client, graph)
+    await store.close()
+
+
+async def test_verification_challenge(wa: Webhook):
+    ok = await wa.client.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me",
+                                                 "hub.challenge": "1158201444"})
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    bad = await wa.client.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "nope",
+                                                  "hub.challenge": "1"})
+    assert bad.status_code == 403
+
+
+async def test_unsigned_and_forged_calls_are_refused_and_change_nothing(wa: Webhook):
+    payload = wa.payload({"type": "text", "text": {"body": "Bresso"}})
+    assert (await wa.post(payload, signature=None)).status_code == 401
+    assert (await wa.post(payload, signature="sha256=" + "0" * 64)).status_code == 403
+    assert wa.graph.calls == []
+
+
+async def test_family_in_cinisello_gets_school_help_in_arabic_by_buttons_and_lists(wa: Webhook):
+    assert (await wa.text("مرحبا")).status_code == 200
+    first = wa.graph.messages()[-1]
+    assert first["interactive"]["type"] == "list"  # 7 options: a list
+    rows = first["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["id"] for r in rows][:2] == ["c:015146", "c:108033"]
+    assert "\u200f" in first["interactive"]["body"]["text"]  # Arabic, right to left
+    await wa.choose("c:015077")
+    await wa.choose("a:6-13")
+    need_list = wa.graph.messages()[-1]["interactive"]
+    rows = need_list["action"]["sections"][0]["rows"]
+    assert len(rows) == LIST_ROWS and rows[-1]["id"] == "more:1"  # 11 needs: paged
+    await wa.choose("more:1")
+    page_two = wa.graph.messages()[-1]["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["id"] for r in page_two] == ["n:italian-course", "n:disability"]
+    await wa.choose("n:school")
+    last = wa.graph.texts()[-1]
+    assert "\u2068Servizio di integrazione scolastica – Ambito di Cinisello Balsamo\u2069*" in last
+    assert "مناسب لك" in last
+
+
+async def test_three_options_become_reply_buttons(wa: Webhook):
+    await wa.text("Bresso, 9 anni, scuola")
+    last = wa.graph.messages()[-1]
+    assert last["interactive"]["type"] == "button"
+    titles = [b["reply"]["title"] for b in last["interactive"]["action"]["buttons"]]
+    assert titles == ["Altro bisogno", "Altro comune", "Ricomincia"]
+    await wa.choose("x:need", kind="button_reply")
+    assert "Di che cosa hai bisogno?" in wa.graph.texts()[-1]
+
+
+async def test_ukrainian_preset_from_a_wa_me_prefilled_message(wa: Webhook):
+    await wa.text("Orienta #ua")
+    assert "020205" in wa.graph.texts()[0]
+    assert "України" in wa.graph.texts()[0]
+
+
+async def test_location_sticker_and_duplicate_delivery(wa: Webhook):
+    await wa.text("Ciao")
+    await wa.post(wa.payload({"type": "sticker", "sticker": {"id": "s1", "mime_type": "image/webp"}}))
+    assert "Non posso leggere foto, audio o adesivi" in wa.graph.texts()[-1]
+    located = wa.payload({"type": "location", "location": {"latitude": 45.5376, "longitude": 9.1890}})
+    await wa.post(located)
+    count = len(wa.graph.calls)
+    assert "Dalla posizione: Bresso." in wa.graph.texts()[-1]
+    await wa.post(located)  # Meta delivers the same message again
+    assert len(wa.graph.calls) == count
+
+
+async def test_statuses_and_reactions_get_no_answer(wa: Webhook):
+    status = {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages",
+              "value": {"messaging_product": "whatsapp", "statuses": [{"id": "wamid.out1", "status": "read",
+                                                                       "timestamp": "1", "recipient_id": USER}]}}]}]}
+    assert (await wa.post(status)).status_code == 200
+    await wa.post(wa.payload({"type": "reaction", "reaction": {"message_id": "wamid.out1", "emoji": "👍"}}))
+    assert wa.graph.calls == []
+
+
+async def test_nothing_is_sent_outside_the_24_hour_window(wa: Webhook):
+    old = wa.payload({"type": "text", "text": {"body": "Ciao"}})
+    old["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = str(int(time.time()) - 25 * 3600)
+    await wa.post(old)
+    assert wa.graph.calls == []
+
+
+def test_missing_settings_are_named():
+    with pytest.raises(SettingsError, match="WHATSAPP_APP_SECRET"):
+        WhatsAppSettings.from_env({"WHATSAPP_PHONE_ID": "1", "WHATSAPP_TOKEN": "t", "WHATSAPP_VERIFY_TOKEN": "v"})
+
+
+@pytest.mark.parametrize("lang", ["it", "en", "fr", "es", "ar", "uk", "ru", "zh", "fil", "bn", "ur", "ps", "sq", "ro",
+                                  "si", "ti"])
+def test_every_question_fits_whatsapp_limits_in_every_language(res, lang):
+    for state, route in ROUTES.items():
+        session, replies = None, []
+        first = Command("start", route[0].arg if route else "", lang)
+        for event in [first, *route[1:]]:
+            session, replies = step(session, event, res, TODAY)
+        if state == State.START:
+            continue
+        assert replies[-1].state == state
+        tr = res.catalogs.get(lang)
+        buttons = replies[-1].buttons
+        pages = max(1, -(-len(buttons) // (LIST_ROWS - 1)))
+        for page in range(pages):
+            for m in render(replies, tr, page):
+                assert len(m.text) <= (BODY_LIMIT if (m.buttons or m.rows) else TEXT_LIMIT)
+                assert len(m.buttons) <= 3 and all(len(t) <= BUTTON_TITLE for _, t in m.buttons)
+                assert len(m.rows) <= LIST_ROWS
+                assert all(len(t) <= ROW_TITLE and (d is None or len(d) <= ROW_DESCRIPTION) for _, t, d in m.rows)
+                assert len(m.list_button) <= LIST_BUTTON
+
+
+async def test_a_printed_wa_me_link_opens_with_its_preset(wa: Webhook):
+    import subprocess
+    import sys
+    from urllib.parse import parse_qs, urlparse
+
+    from bot.config import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "bot", "link", "--whatsapp", "+39 02 0000 0000", "--lang", "ar",
+                          "--comune", "Cinisello Balsamo", "--need", "school"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    link = next(u for u in out if u.startswith("https://wa.me/390200000000?"))
+    prefilled = parse_qs(urlparse(link).query)["text"][0]
+    await wa.text(prefilled)
+    asked = wa.graph.messages()[-1]["interactive"]
+    assert "\u200f" in asked["body"]["text"]  # in Arabic
+    assert asked["action"]["sections"][0]["rows"][0]["id"] == "a:0-5"  # comune and need preset
