@@ -103,8 +103,13 @@ def test_signed_calls_over_http_reach_the_dialog_and_forged_ones_do_not(tmp_path
         assert post(port, forged, None) == 401
         assert post(port, forged, "sha256=" + "f" * 64) == 403
         assert graph.bodies == []
-        assert post(port, message(2, {"type": "text", "text": {"body": "Bresso, 9 anni, scuola"}}), "valid") == 200
-        assert any("Ambito di Cinisello Balsamo" in t for t in graph.texts())
+        # A family in Cinisello, in Arabic, through a list, a list and a list row.
+        assert post(port, message(2, {"type": "text", "text": {"body": "مرحبا"}}), "valid") == 200
+        for n, row in enumerate(("c:015077", "a:6-13", "n:school"), start=3):
+            choice = {"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": row}}}
+            assert post(port, message(n, choice), "valid") == 200
+        last = graph.texts()[-1]
+        assert "Ambito di Cinisello Balsamo" in last and "مناسب لك" in last
     finally:
         proc.send_signal(signal.SIGINT)
         try:
