@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
-from bot.config import Config
+from bot.config import Config, SettingsError
 from bot.knowledge import KnowledgeError
 
 
@@ -59,50 +60,45 @@ async def _chat(args: argparse.Namespace, config: Config) -> None:
         await store.close()
 
 
-def _telegram(args: argparse.Namespace, config: Config) -> int:
+def _serve(run) -> int:
+    """Start a channel: settings or knowledge-base errors are said in plain lines, no traceback."""
     import logging
-    import os
-
-    from bot.handlers.telegram import SettingsError, TelegramSettings, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
     try:
+        run()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KnowledgeError as exc:
+        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _telegram(args: argparse.Namespace, config: Config) -> int:
+    from bot.handlers.telegram import TelegramSettings, serve
+
+    def run() -> None:
         settings = TelegramSettings.from_env(dict(os.environ))
         listen = args.listen or os.environ.get("WEBHOOK_LISTEN") or "0.0.0.0"
         port = args.port or int(os.environ.get("PORT") or 8443)
         serve(config, settings, webhook_url=args.webhook, listen=listen, port=port)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KnowledgeError as exc:
-        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+
+    return _serve(run)
 
 
 def _whatsapp(args: argparse.Namespace, config: Config) -> int:
-    import logging
-    import os
+    from bot.handlers.whatsapp import WhatsAppSettings, serve
 
-    from bot.handlers.whatsapp import SettingsError, WhatsAppSettings, serve
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
+    def run() -> None:
         settings = WhatsAppSettings.from_env(dict(os.environ))
         host = args.host or os.environ.get("HOST") or "0.0.0.0"
-        port = args.port or int(os.environ.get("PORT") or 8000)
-        serve(config, settings, host, port)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KnowledgeError as exc:
-        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+        serve(config, settings, host, args.port or int(os.environ.get("PORT") or 8000))
+
+    return _serve(run)
 
 
 def main(argv: list[str] | None = None) -> int:

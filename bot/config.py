@@ -13,6 +13,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting: one line that says what to set."""
+
 TIMEZONE = ZoneInfo("Europe/Rome")
 
 

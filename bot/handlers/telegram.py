@@ -35,10 +35,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.config import Config
+from bot.config import Config, SettingsError
 from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Text
+from bot.handlers.layout import pack
 from bot.i18n import Catalogs
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ COMMANDS = (
     ("language", T.CMD_LANGUAGE), ("ukraina", T.CMD_UKRAINA), ("help", T.CMD_HELP),
     ("forget", T.CMD_FORGET),
 )
-
-
-class SettingsError(Exception):
-    """A missing or malformed setting: one line that says what to set."""
 
 
 @dataclass(frozen=True)
@@ -134,18 +131,7 @@ def render(replies: list[Reply], limit: int = MAX_MESSAGE) -> list[tuple[str, In
     for section in (section for reply in replies for section in reply.sections):
         body = html.escape(section.body, quote=False)
         parts.append(f"<b>{html.escape(section.title, quote=False)}</b>\n{body}" if section.title else body)
-    chunks: list[str] = []
-    for part in parts:
-        while len(part) > limit:  # one section longer than a message: cut at a line break
-            cut = part.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            chunks.append(part[:cut])
-            part = part[cut:].lstrip("\n")
-        if chunks and len(chunks[-1]) + 2 + len(part) <= limit:
-            chunks[-1] += "\n\n" + part
-        else:
-            chunks.append(part)
-    chunks = [c for c in chunks if c.strip()] or ["…"]
+    chunks = pack(parts, limit)
     buttons = replies[-1].buttons if replies else ()
     return [(c, keyboard(buttons) if i == len(chunks) - 1 else None) for i, c in enumerate(chunks)]
 

@@ -30,9 +30,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.config import SettingsError
 from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resume, Text
+from bot.handlers.layout import pack
 from bot.i18n import Catalogs, Translator
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,6 @@ WINDOW_SECONDS = 24 * 3600
 # The prefilled message of a wa.me link: "Orienta #lar_c015077_nschool" starts with that preset.
 PREFILLED = re.compile(r"^\s*orienta\s*#([A-Za-z0-9_-]{1,64})\s*$", re.IGNORECASE)
 MORE = "more:"  # a list row that shows the next page of options
-
-
-class SettingsError(Exception):
-    """A missing or malformed setting: one line that says what to set."""
 
 
 @dataclass(frozen=True)
@@ -161,18 +159,7 @@ def _texts(replies: list[Reply], limit: int) -> list[str]:
         f"*{plain(s.title)}*\n{plain(s.body)}" if s.title else plain(s.body)
         for reply in replies for s in reply.sections
     ]
-    chunks: list[str] = []
-    for part in parts:
-        while len(part) > limit:
-            cut = part.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            chunks.append(part[:cut])
-            part = part[cut:].lstrip("\n")
-        if chunks and len(chunks[-1]) + 2 + len(part) <= limit:
-            chunks[-1] += "\n\n" + part
-        else:
-            chunks.append(part)
-    return [c for c in chunks if c.strip()] or ["…"]
+    return pack(parts, limit)
 
 
 def options_page(buttons: tuple[Button, ...], page: int, tr: Translator) -> list[tuple[str, str, str | None]]:
