@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,7 @@ WINDOW_SECONDS = 24 * 3600
 # The prefilled message of a wa.me link: "Orienta #lar_c015077_nschool" starts with that preset.
 PREFILLED = re.compile(r"^\s*orienta\s*#([A-Za-z0-9_-]{1,64})\s*$", re.IGNORECASE)
 MORE = "more:"  # a list row that shows the next page of options
+OPTIONS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ class WhatsAppChannel:
         # WHATSAPP_API_URL: a proxy or a local fake Graph API in place of Meta's.
         api = httpx.URL(settings.api_url.rstrip("/") + "/")
         self.session.base_url = api.join(self.session.base_url.path.lstrip("/"))
-        self._options: dict[str, tuple[str, tuple[Button, ...]]] = {}  # user -> (lang, options) for paging
+        # user -> (language, options on screen), for "more options"; the oldest are dropped.
+        self._options: OrderedDict[str, tuple[str, tuple[Button, ...]]] = OrderedDict()
 
     async def verify(self, request: Request) -> Response:
         """Meta's GET challenge when the webhook is registered."""
@@ -253,8 +256,14 @@ class WhatsAppChannel:
         if not replies:
             return
         tr = self.catalogs.get(replies[-1].lang)
-        self._options[message.user_id] = (replies[-1].lang, replies[-1].buttons)
+        self._remember(message.user_id, replies[-1])
         await self.send(message.user_id, render(replies, tr))
+
+    def _remember(self, user_id: str, reply: Reply) -> None:
+        self._options[user_id] = (reply.lang, reply.buttons)
+        self._options.move_to_end(user_id)
+        while len(self._options) > OPTIONS_REMEMBERED:
+            self._options.popitem(last=False)
 
     async def _next_page(self, user_id: str, data: str) -> None:
         remembered = self._options.get(user_id)
@@ -263,7 +272,7 @@ class WhatsAppChannel:
             replies = await self.conversation.handle(CHANNEL, user_id, Resume()) if self.conversation else []
             if replies:
                 tr = self.catalogs.get(replies[-1].lang)
-                self._options[user_id] = (replies[-1].lang, replies[-1].buttons)
+                self._remember(user_id, replies[-1])
                 await self.send(user_id, render(replies[-1:], tr))
             return
         lang, buttons = remembered
