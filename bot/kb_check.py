@@ -20,7 +20,6 @@ def check(config: Config, out: TextIO) -> int:
         return 1
     catalogs = load_catalogs(config.locales_dir)
     warnings = [
-        *kb.warnings,
         *operator_warnings(kb, config.current_date()),
         *missing_translations(catalogs, kb.translatable_texts()),
     ]

@@ -178,14 +178,10 @@ class KnowledgeBase:
     year_words: Mapping[str, tuple[str, ...]]
     month_words: Mapping[str, tuple[str, ...]]
     numbers: Mapping[str, NumberWords]
-    warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
     def fallback(self) -> Service:
         return next(s for s in self.services.values() if s.fallback)
-
-    def ambito_of(self, istat: str) -> Ambito | None:
-        return next((a for a in self.ambiti.values() if istat in a.comuni), None)
 
     def translatable_texts(self) -> list[tuple[str, str, str, str]]:
         """Every text of the knowledge base a user reads: (text, file, entry, field)."""
@@ -213,9 +209,6 @@ class _Reader:
 
     def error(self, field_name: str, message: str) -> None:
         self.problems.append(Problem("error", self.file, self.entry, field_name, message))
-
-    def warn(self, field_name: str, message: str) -> None:
-        self.problems.append(Problem("warning", self.file, self.entry, field_name, message))
 
     def text(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
         value = data.get(key)
@@ -649,6 +642,5 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         menu_comuni=menu, municipi_of=municipi_of, municipi=municipi, extra_aliases=aliases,
         common_words=common, covered=covered,
         year_words=words.years, month_words=words.months, numbers=words.numbers,
-        warnings=tuple(problems),
     )
 

@@ -35,7 +35,6 @@ AGE_NOT_UNDERSTOOD = N_("Non ho capito l'età. Scrivi solo un numero, per esempi
 
 ASK_NEED = N_("Di che cosa hai bisogno?")
 ASK_NEED_HINT = N_("Tocca un pulsante o scrivi con parole tue.")
-CHOOSE_NEED = N_("Ho capito più cose. Quale è la più importante adesso?")
 NEED_NOT_UNDERSTOOD = N_("Non ho capito di che cosa hai bisogno. Tocca un pulsante.")
 
 ASK_MUNICIPIO = N_("In quale Municipio di Milano abiti?")
