@@ -28,16 +28,16 @@ from bot.dialogs.orientation import step  # noqa: E402
 from bot.resources import load_resources  # noqa: E402
 from bot.text import latin  # noqa: E402
 
-TODAY = date(2026, 11, 25)
+TODAY = date(2026, 12, 1)
 ROUNDS = 7
 
 # One family's conversation: typed answers and button presses, as in the tests.
 DIALOGS = [
-    [Command("start"), Text("Bresso"), Press("a:6-13"), Press("n:school")],
+    [Command("start"), Text("Bresso"), Press("a:6-14"), Press("n:school")],
     [Command("start"), Text("abito a Bresso, mio figlio ha 9 anni e non parla italiano a scuola")],
     [Command("start", "ua"), Text("Сесто Сан Джованні"), Text("35")],
     [Command("start"), Text("Cinisselo"), Text("40"), Text("documenti")],
-    [Command("start"), Text("Milano"), Press("a:6-13"), Press("n:school"), Press("m:2")],
+    [Command("start"), Text("Milano"), Press("a:6-14"), Press("n:school"), Press("m:2")],
     [Command("start"), Text("Bergamo"), Text("Monza"), Press("a:31+"), Press("n:work")],
 ]
 

@@ -48,7 +48,7 @@ from tests.telegram_fakes import TOKEN, RecordingRequest, Updates  # noqa: E402
 USERS = 1000
 ROUNDS = 3
 TODAY = date(2026, 11, 25)
-PRESSES = ("c:015077", "a:6-13", "n:school")
+PRESSES = ("c:015077", "a:6-14", "n:school")
 
 
 def dialogs() -> list[list[dict[str, Any]]]:

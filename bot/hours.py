@@ -3,7 +3,7 @@
 Pure functions over the knowledge base's opening slots: the dialog asks them with the
 current time, so "open now" and "opens Tuesday at 9:00" are the same on every channel.
 Public holidays come from the `holidays` package (Italy, national holidays); a comune's
-patron saint's day is not included, which the README says.
+patron saint's day comes from `knowledge/areas.yaml` (`patron_days`) and closes its desks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from bot.knowledge import HoursBlock
+from bot.knowledge import HoursBlock, KnowledgeBase
 
 LOOK_AHEAD_DAYS = 14
 
@@ -30,6 +30,12 @@ def italian_holidays(years: Collection[int]) -> frozenset[date]:
     import holidays
 
     return frozenset(holidays.country_holidays("IT", years=sorted(years)).keys())
+
+
+def patron_holidays(kb: KnowledgeBase, years: Collection[int]) -> dict[str, frozenset[date]]:
+    """ISTAT code -> the patron saint's days of that comune in these years."""
+    return {code: frozenset(date(y, month, day) for y in years)
+            for code, (month, day) in (kb.patron_days or {}).items()}
 
 
 def opening(block: HoursBlock, now: datetime, closed_days: Collection[date]) -> Opening:

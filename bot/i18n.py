@@ -10,14 +10,15 @@ forget; an untranslated or fuzzy entry falls back to the Italian text and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 import yaml
 from babel import Locale
-from babel.dates import format_time, get_day_names
+from babel.dates import format_date, format_time, get_day_names
 from babel.lists import format_list
 from babel.messages.pofile import read_po
 
@@ -36,6 +37,12 @@ def N_(message: str) -> str:
 
 FSI, LRI, PDI, RLM = "\u2068", "\u2066", "\u2069", "\u200f"
 
+# Days as people say them: three or more days in a row are a range.
+DAY_RANGE = N_("da %(first)s a %(last)s")
+EVERY_DAY = N_("tutti i giorni")
+
+_ITALIAN_A = re.compile(r"\b([Aa]) %\((\w+)\)s")
+
 
 @dataclass(frozen=True)
 class Translator:
@@ -53,6 +60,8 @@ class Translator:
     def __call__(self, message: str, **params: object) -> str:
         text = self.messages.get(message) or message
         if params:
+            if self.lang == SOURCE_LANGUAGE:
+                text = _italian_articles(text, params)
             if self.rtl:
                 params = {k: self.isolate(str(v)) for k, v in params.items()}
             try:
@@ -72,14 +81,30 @@ class Translator:
         return _locale(self.lang)
 
     def day_names(self, days: Iterable[int]) -> str:
-        names = get_day_names("wide", locale=self.locale)
+        """'lunedì e giovedì'; 'da lunedì a venerdì' for three or more days in a row."""
+        days = sorted(set(days))
+        # Stand-alone names: a schedule lists days, and in some locales (Pashto) the format
+        # names are wrong ("week" for Saturday).
+        names = get_day_names("wide", context="stand-alone", locale=self.locale)
+        if len(days) == 7:
+            return self(EVERY_DAY)
+        if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+            return self(DAY_RANGE, first=names[days[0]], last=names[days[-1]])
         return format_list([names[d] for d in days], locale=self.locale)
+
+    def month(self, value: date) -> str:
+        """'agosto 2022', 'August 2022', 'серпень 2022': the month as a name stands alone."""
+        key = (self.lang, value.year, value.month)
+        if key not in _MONTHS:
+            _MONTHS[key] = format_date(value, "LLLL y", locale=self.locale)
+        return _MONTHS[key]
 
     def clock(self, value: time) -> str:
         return format_time(value, "short", locale=self.locale)
 
 
 _LOCALES: dict[str, Locale] = {}
+_MONTHS: dict[tuple[str, int, int], str] = {}  # few distinct months: the sources' dates
 
 
 def _locale(lang: str) -> Locale:
@@ -168,6 +193,15 @@ def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str, str
             if text not in tr.messages:
                 out.append(Problem("warning", po, entry, field_name, f"not translated: '{text[:60]}' (from {file})"))
     return out
+
+
+def _italian_articles(text: str, params: Mapping[str, object]) -> str:
+    """'a %(comune)s' becomes 'ad Arcore' before a name that starts with a (Italian 'd eufonica')."""
+    def fix(match: re.Match[str]) -> str:
+        value = str(params.get(match[2], ""))
+        return f"{match[1]}d %({match[2]})s" if value[:1] in ("a", "A") else match[0]
+
+    return _ITALIAN_A.sub(fix, text)
 
 
 def hours_lines(hours: Hours, tr: Translator) -> list[str]:

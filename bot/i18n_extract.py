@@ -22,6 +22,13 @@ TRANSLATABLE = (
     ("contacts", "*", "note"),
     ("hours", "note"),
     ("hours", "blocks", "*", "label"),
+    # safety.yaml: the topics' texts and the national lines (written like services).
+    ("topics", "*", "text"),
+    ("lines", "*", "summary"),
+    ("lines", "*", "notes", "*"),
+    ("lines", "*", "contacts", "*", "note"),
+    ("lines", "*", "hours", "note"),
+    ("lines", "*", "hours", "blocks", "*", "label"),
 )
 
 

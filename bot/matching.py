@@ -7,10 +7,10 @@ Milan — the family's Municipio when the service is limited to some.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from bot.knowledge import Comune, KnowledgeBase, Service
+from bot.knowledge import Comune, KnowledgeBase, Service, active_needs, is_stale
 
 UKRAINE = "ukraine"
 
@@ -32,10 +32,15 @@ def _applies(s: Service, q: Query, today: date, kb: KnowledgeBase) -> bool:
                 and q.municipio not in s.municipi)
 
 
+def fit(s: Service, comune: Comune, today: date) -> tuple[bool, bool, bool, str]:
+    """How well a service fits, best first: surely running, the comune's own, recent facts."""
+    return (s.may_have_ended(), comune.istat not in s.comuni, is_stale(s.facts_as_of, today), s.name.casefold())
+
+
 def choose_services(kb: KnowledgeBase, q: Query, today: date) -> list[Service]:
-    """Services for this family, most local first (a comune's own before province-wide ones)."""
-    found = [s for s in kb.services.values() if _applies(s, q, today, kb)]
-    return sorted(found, key=lambda s: (q.comune.istat not in s.comuni, s.name.casefold()))
+    """Services for this family, best fit first (see `fit`)."""
+    found = [s for s in kb.services_by_need.get(q.need, ()) if _applies(s, q, today, kb)]
+    return sorted(found, key=lambda s: fit(s, q.comune, today))
 
 
 def asks_municipio(kb: KnowledgeBase, q: Query, today: date) -> bool:
@@ -44,25 +49,26 @@ def asks_municipio(kb: KnowledgeBase, q: Query, today: date) -> bool:
 
 
 def in_area(kb: KnowledgeBase, comune: Comune) -> bool:
-    """The cooperative works here: in one of its ambiti, or named by one of its services."""
-    return comune.istat in kb.covered
+    """The cooperative works here: one of its services, or a place its own page names."""
+    return kb.cooperative_works_in(comune)
 
 
-def needs_served(kb: KnowledgeBase, comune: Comune, age: str | None, today: date) -> list[str]:
-    """Needs that some active service answers here (for this age group, if known)."""
-    served = {
-        need
-        for s in kb.services.values()
-        if not s.fallback and s.is_active(today) and s.serves(comune) and (age is None or age in s.ages)
-        for need in s.needs
-    }
-    return [n for n in kb.needs if n in served]
+def alternatives(kb: KnowledgeBase, q: Query, today: date) -> list[str]:
+    """Other needs that do have a service for this comune, Municipio and age: never a dead end."""
+    return [n for n in kb.needs if n != q.need and choose_services(kb, replace(q, need=n), today)]
+
+
+def offered_needs(kb: KnowledgeBase, today: date) -> list[str]:
+    """Needs shown as buttons: those some service active today answers, somewhere."""
+    active = active_needs(kb, today)
+    return [n for n in kb.needs if n in active]
 
 
 def ukrainian_help(kb: KnowledgeBase, comune: Comune | None, today: date) -> list[Service]:
     """Active services for people from Ukraine that serve this comune (all, if none is known)."""
-    return [
+    found = [
         s for s in kb.services.values()
         if not s.fallback and s.is_active(today) and UKRAINE in s.needs
         and (comune is None or s.serves(comune))
     ]
+    return sorted(found, key=lambda s: fit(s, comune, today)) if comune else found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.config import Config
 from bot.dialogs.orientation import Resources
-from bot.hours import italian_holidays
+from bot.hours import italian_holidays, patron_holidays
 from bot.i18n import load_catalogs
 from bot.knowledge import load
 from bot.understanding import Understanding
@@ -14,6 +14,6 @@ def load_resources(config: Config) -> Resources:
     """Raises bot.knowledge.KnowledgeError when the knowledge base has errors."""
     kb = load(config.knowledge_dir)
     catalogs = load_catalogs(config.locales_dir)
-    year = config.current_date().year
+    years = range(config.current_date().year - 1, config.current_date().year + 3)
     return Resources(kb=kb, nlu=Understanding(kb, catalogs.languages), catalogs=catalogs,
-                     holidays=italian_holidays(range(year - 1, year + 3)))
+                     holidays=italian_holidays(years), local_holidays=patron_holidays(kb, years))

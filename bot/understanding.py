@@ -115,20 +115,8 @@ class Understanding:
             k for k in self._fuzzy_keys
             if (self._exact.get(k) or self._first_word.get(k, set())) & kb.covered
         ]
-        self._needs = self._keyword_index(kb)
-        # One-word keywords are looked up per token; phrases are searched in the text.
-        self._need_of_word: dict[str, set[str]] = defaultdict(set)
-        phrases: dict[str, set[str]] = defaultdict(set)
-        for need_id, keywords in self._needs.items():
-            for kw in keywords:
-                (self._need_of_word[kw] if " " not in kw else phrases[f" {kw} "]).add(need_id)
-        # Phrases are looked up by their first word, so a message is read in one pass.
-        self._need_phrases: dict[str, list[tuple[str, frozenset[str], int]]] = defaultdict(list)
-        for phrase, need_ids in phrases.items():
-            self._need_phrases[phrase.split()[0]].append((phrase, frozenset(need_ids), len(phrase.split())))
-        self._fuzzy_need_words = sorted(
-            {kw for kws in self._needs.values() for kw in kws if " " not in kw and len(kw) >= 5}
-        )
+        self._needs = _Vocabulary({n.id: n.keywords for n in kb.needs.values()})
+        self._safety = _Vocabulary({t.id: t.keywords for t in (kb.safety or {}).values()})
         self._year_words = sorted({w for ws in kb.year_words.values() for w in ws}, key=len, reverse=True)
         self._month_words = sorted({w for ws in kb.month_words.values() for w in ws}, key=len, reverse=True)
         units = "|".join(re.escape(w) for w in self._year_words + self._month_words)
@@ -351,42 +339,16 @@ class Understanding:
 
     # ------------------------------------------------------------------ need
 
-    @staticmethod
-    def _keyword_index(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
-        return {
-            need.id: frozenset(w for words in need.keywords.values() for w in words if w)
-            for need in kb.needs.values()
-        }
-
     def find_needs(self, text: str, *, expecting: bool = False) -> list[str]:
         """The needs a message names, strongest first: "mio figlio non va a scuola" -> school.
 
         Misspelt keywords ("scula") are looked for only when the bot has asked for the need.
         """
-        norm = normalize(text)
-        if not norm:
-            return []
-        padded = f" {norm} "
-        scores: dict[str, int] = defaultdict(int)
-        for token in set(norm.split()):
-            for need_id in self._need_of_word.get(token, ()):
-                scores[need_id] += 1
-        for token in set(norm.split()):
-            for phrase, need_ids, weight in self._need_phrases.get(token, ()):
-                if phrase in padded:
-                    for need_id in need_ids:
-                        scores[need_id] += weight
-        if not scores and expecting:
-            for token in norm.split()[:60]:
-                if len(token) < 5:
-                    continue
-                hit = process.extractOne(token, self._fuzzy_need_words, scorer=fuzz.ratio, score_cutoff=85)
-                if hit:
-                    for need_id, keywords in self._needs.items():
-                        if hit[0] in keywords:
-                            scores[need_id] = scores.get(need_id, 0) + 1
-        order = list(self.kb.needs)
-        return sorted(scores, key=lambda n: (-scores[n], order.index(n)))
+        return self._needs.find(normalize(text), fuzzy=expecting)
+
+    def find_safety(self, text: str) -> list[str]:
+        """Safety topics a message speaks of ("mio marito mi picchia" -> violence), strongest first."""
+        return self._safety.find(normalize(text), fuzzy=False)
 
     # ------------------------------------------------------------------ municipio
 
@@ -434,6 +396,53 @@ class Understanding:
         if best >= 1 and best > second and (second == 0 or best >= 1.5 * second):
             return ranked[0][0]
         return None
+
+
+class _Vocabulary:
+    """Words and phrases that name some ids (needs, safety topics), looked up in one pass.
+
+    One-word keywords are looked up per token; a phrase is looked up by its first word and
+    then searched in the text, and weighs as many points as it has words.
+    """
+
+    def __init__(self, keywords: Mapping[str, Mapping[str, tuple[str, ...]]]):
+        self.order = list(keywords)
+        self.words: dict[str, frozenset[str]] = {
+            item: frozenset(w for words in by_lang.values() for w in words if w) for item, by_lang in keywords.items()
+        }
+        self.of_word: dict[str, set[str]] = defaultdict(set)
+        phrases: dict[str, set[str]] = defaultdict(set)
+        for item, words in self.words.items():
+            for kw in words:
+                (self.of_word[kw] if " " not in kw else phrases[f" {kw} "]).add(item)
+        self.phrases: dict[str, list[tuple[str, frozenset[str], int]]] = defaultdict(list)
+        for phrase, items in phrases.items():
+            self.phrases[phrase.split()[0]].append((phrase, frozenset(items), len(phrase.split())))
+        self.fuzzy_words = sorted({kw for kws in self.words.values() for kw in kws if " " not in kw and len(kw) >= 5})
+
+    def find(self, norm: str, *, fuzzy: bool) -> list[str]:
+        if not norm:
+            return []
+        padded = f" {norm} "
+        scores: dict[str, int] = defaultdict(int)
+        tokens = set(norm.split())
+        for token in tokens:
+            for item in self.of_word.get(token, ()):
+                scores[item] += 1
+            for phrase, items, weight in self.phrases.get(token, ()):
+                if phrase in padded:
+                    for item in items:
+                        scores[item] += weight
+        if not scores and fuzzy:
+            for token in norm.split()[:60]:
+                if len(token) < 5:
+                    continue
+                hit = process.extractOne(token, self.fuzzy_words, scorer=fuzz.ratio, score_cutoff=85)
+                if hit:
+                    for item, keywords in self.words.items():
+                        if hit[0] in keywords:
+                            scores[item] += 1
+        return sorted(scores, key=lambda n: (-scores[n], self.order.index(n)))
 
 
 _SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,7 @@ from bot.dialogs.orientation import Resources, step
 from bot.resources import load_resources
 
 # The day these tests describe. Services' periods are absolute dates, so the tests pin it.
-TODAY = date(2026, 11, 25)
+TODAY = date(2026, 12, 1)
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +70,14 @@ class Chat:
     def services(self) -> list[str]:
         return [s for r in self.replies for s in r.services]
 
+    def card(self, title_start: str) -> str:
+        """The body of the card whose title starts so, among the last replies."""
+        for reply in self.replies:
+            for section in reply.sections:
+                if section.title and section.title.startswith(title_start):
+                    return section.body
+        raise AssertionError(f"no card {title_start!r}")
+
     @property
     def state(self) -> str:
         return self.replies[-1].state
@@ -82,3 +91,21 @@ def chat(res: Resources) -> Chat:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    """A copy of the real knowledge base, to edit in one test."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def resources_from(knowledge: Path) -> Resources:
+    return load_resources(Config.from_env({"BOT_KNOWLEDGE": str(knowledge), "BOT_TODAY": TODAY.isoformat()}))

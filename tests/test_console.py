@@ -36,7 +36,7 @@ def test_whole_dialog_by_numbers_labels_and_text(tmp_path: Path):
 
 
 def test_json_lines_have_the_documented_fields(tmp_path: Path):
-    out = messages(chat(["Bresso", "6-13 anni", "Scuola"], "--json", db=tmp_path / "c.sqlite3"))
+    out = messages(chat(["Bresso", "6-14 anni", "Scuola"], "--json", db=tmp_path / "c.sqlite3"))
     assert set(out[0]) == {"text", "buttons", "services", "lang", "state"}
     assert out[1]["buttons"][:2] == ["Milano", "Monza"]
     last = out[-1]
@@ -47,8 +47,10 @@ def test_lang_and_start_act_like_the_client_and_a_deep_link(tmp_path: Path):
     out = messages(chat(["Sesto San Giovanni", "40"], "--json", "--lang", "uk-UA", "--start", "ua",
                         db=tmp_path / "c.sqlite3"))
     assert all(m["lang"] == "uk" for m in out)
-    assert "020205" in out[0]["text"]
+    assert "України" in out[0]["text"]
+    # Sesto is in the province of Milan: the Ukrainian line, with its doubt said first.
     assert out[-1]["services"] == ["milano-aiuta-ucraina"]
+    assert "020205" in out[-1]["text"]
 
 
 def test_console_restart_resumes_the_conversation(tmp_path: Path):

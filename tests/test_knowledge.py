@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,27 +11,70 @@ import pytest
 
 from bot.config import ROOT
 from bot.knowledge import KnowledgeError, load
+from tests.conftest import edit
 
-ISSUE_IDS = {
-    "geco", "first-step-milan", "raggiungimi", "interpretariato-milano", "poli-start", "qubi",
-    "milano-aiuta-ucraina", "cinisello-scuola", "cinisello-sportello", "a-scuola-dopo-la-scuola",
-    "in-and-out", "sesto-scuola", "cologno-scuola", "precarieta-abitativa", "spazio-immigrazione",
-    "paderno-scuola", "paderno-sportello", "r-estate-insieme", "desio-scuola", "pilot",
-    "contaminiamoci-di-cultura", "servizi-al-centro-monza", "brugherio-villasanta",
-    "omnibus-segrate", "progetto-integrazione",
-}
-NEEDS = ["school", "family-reunification", "ukraine", "housing", "documents", "interpreting", "work",
-         "early-childhood", "after-school", "italian-course", "disability"]
 SHARED = ROOT.parent / "shared"
+SERVICE_FILES = sorted((ROOT / "knowledge" / "services").glob("*.yaml"))
 
 
-def test_every_service_of_the_seed_is_there_with_sources_and_date(res):
+def test_every_service_file_is_loaded_with_dated_sources(res):
+    """One service per file; every one names its sources, each with the date it states."""
     kb = res.kb
-    assert set(kb.services) == ISSUE_IDS
-    assert list(kb.needs) == NEEDS
-    assert list(kb.ages) == ["0-5", "6-13", "14-17", "18-30", "31+"]
-    for s in kb.services.values():
+    assert set(kb.services) == {p.stem for p in SERVICE_FILES}
+    for s in (*kb.services.values(), *kb.lines.values()):
         assert s.sources and s.verified, s.id
+        assert all(src.title for src in s.sources), s.id
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def _plain_words(text: str) -> set[str]:
+    return set(re.findall(r"[^\W_]+", text.casefold()))
+
+
+def test_no_phone_email_address_or_hour_that_no_source_quotes(res):
+    """The truth test, on every clone: each contact and hour is in the words its sources quote
+    (kept in the repository, not beside it)."""
+    checked = 0
+    for s in (*res.kb.services.values(), *res.kb.lines.values()):
+        quotes = " ".join(src.quote for src in s.sources)
+        for c in s.contacts:
+            checked += 1
+            if c.kind == "phone":
+                number = _digits(c.value)
+                assert number in _digits(quotes) or number[2:] in _digits(quotes), (s.id, c.value)
+            elif c.kind == "email":
+                assert c.value.casefold() in quotes.casefold(), (s.id, c.value)
+            elif c.kind == "address":
+                assert _plain_words(c.value) <= _plain_words(quotes), (s.id, c.value)
+            else:
+                site = c.value.split("//")[-1].removeprefix("www.").rstrip("/")
+                assert site in quotes or any(site in (src.url or "") for src in s.sources), (s.id, c.value)
+        for block in s.hours.blocks:
+            for slot in block.slots:
+                checked += 1
+                for moment in (slot.start, slot.end):
+                    h, m = moment.hour, moment.minute
+                    said = {f"{h}", f"{h}.{m:02d}", f"{h}:{m:02d}"}
+                    assert any(re.search(rf"(?<![\d.:]){re.escape(x)}(?![\d])", quotes) for x in said), (s.id, moment)
+    assert checked > 20
+
+
+@pytest.mark.skipif(not (SHARED / "seed").exists(), reason="shared/seed is not beside the repository")
+def test_quotes_of_the_cooperatives_page_are_its_own_words(res):
+    seed = " ".join("".join(p.read_text() for p in (SHARED / "seed").glob("*.txt")).split())
+    seed = seed.replace("•", "")
+    for s in res.kb.services.values():
+        for src in s.sources:
+            if "shared/seed" in src.title and src.quote:
+                for piece in src.quote.split("[...]"):
+                    piece = " ".join(piece.replace("•", "").split()).strip(" .,:")
+                    words = piece.split()
+                    # Lists on the page are bullets; a quote joins them with commas.
+                    pattern = r"[\s,:.]*".join(re.escape(w.strip(",:.")) for w in words if w.strip(",:."))
+                    assert re.search(pattern, seed), (s.id, piece[:60])
 
 
 def test_gazetteer_holds_every_comune_of_lombardy(res):
@@ -49,30 +91,7 @@ def test_periods_from_the_seed(res):
     assert str(s["desio-scuola"].valid_until) == "2026-08-31"  # AS 2023-2026
 
 
-@pytest.mark.skipif(not (SHARED / "FACTS.md").exists(), reason="shared/FACTS.md is not beside the repository")
-def test_no_phone_or_email_that_no_source_gives(res):
-    """Every phone number and e-mail in the knowledge base appears in FACTS.md or the seed."""
-    sources = (SHARED / "FACTS.md").read_text() + "".join(p.read_text() for p in (SHARED / "seed").glob("*.txt"))
-    digits_in_sources = re.sub(r"\D", "", sources)
-    for s in res.kb.services.values():
-        for c in s.contacts:
-            if c.kind == "phone":
-                assert re.sub(r"\D", "", c.value) in digits_in_sources, (s.id, c.value)
-            if c.kind == "email":
-                assert c.value.lower() in sources.lower(), (s.id, c.value)
-
-
-@pytest.fixture
-def kb_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", target)
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+_edit = edit
 
 
 def _errors(root: Path) -> str:
@@ -107,7 +126,7 @@ def test_broken_yaml_names_the_line(kb_copy: Path):
 def test_missing_source_and_date_are_errors(kb_copy: Path):
     path = kb_copy / "services" / "pilot.yaml"
     text = path.read_text()
-    text = re.sub(r"sources:\n(  - .*\n)+", "", text).replace("verified: 2026-11-25\n", "")
+    text = re.sub(r"sources:\n(  .*\n)+", "", text).replace("verified: 2026-12-01\n", "")
     path.write_text(text)
     message = _errors(kb_copy)
     assert "entry 'pilot', field 'sources'" in message
@@ -121,7 +140,7 @@ def test_invented_looking_phone_is_rejected(kb_copy: Path):
 
 def test_every_error_is_reported_at_once(kb_copy: Path):
     _edit(kb_copy / "services" / "geco.yaml", "ages: [18-30]", "ages: [18-35]")
-    _edit(kb_copy / "services" / "qubi.yaml", "needs: [school,", "needs: [scool,")
+    _edit(kb_copy / "services" / "qubi.yaml", "needs: [interpreting]", "needs: [interpretng]")
     message = _errors(kb_copy)
     assert "geco" in message and "qubi" in message
 
@@ -164,4 +183,67 @@ def test_kb_check_warns_of_untranslated_and_stale_entries(kb_copy: Path):
     assert result.returncode == 0
     assert "locales/uk/LC_MESSAGES/orienta.po: entry 'geco', field 'summary'" in result.stdout
     assert "not translated: 'Per giovani dai 18 ai 30 anni." in result.stdout
-    assert "entry 'geco', field 'verified': last verified 2026-11-25, over 12 months ago" in result.stdout
+    assert "entry 'geco', field 'verified': last verified 2026-12-01, over 12 months ago" in result.stdout
+
+
+def test_kb_check_warns_about_every_source_older_than_12_months(res):
+    import os
+
+    from bot.knowledge import is_stale
+    from tests.conftest import TODAY
+
+    result = _run("kb", "check", env={**os.environ, "BOT_TODAY": TODAY.isoformat()})
+    old = [(s, j, src) for s in (*res.kb.services.values(), *res.kb.lines.values())
+           for j, src in enumerate(s.sources, start=1) if is_stale(src.as_of, TODAY)]
+    assert old
+    for s, j, _ in old:
+        assert f"{s.file}: entry '{s.id}', field 'sources[{j}].as_of'" in result.stdout, (s.id, j)
+    # e.g. Segrate's page of August 2022:
+    assert "Sportello Interculturale Omnibus», agosto 2022' is from 2022-08, over 12 months ago" in result.stdout
+
+
+@pytest.mark.parametrize(("field", "old", "new"), [
+    ("contacts[1].value", 'value: "371 45 31 825"', 'value: "371 45 31 826"'),
+    ("contacts[2].value", "value: omnibus@comune.segrate.mi.it", "value: info@comune.segrate.mi.it"),
+    ("hours.blocks[1].slots[1]", 'from: "09:00", to: "14:00"', 'from: "08:30", to: "14:00"'),
+    ("hours.blocks[1].slots[1]", "days: [wed], from: \"09:00\"", "days: [thu], from: \"09:00\""),
+])
+def test_a_contact_or_hour_that_the_quote_does_not_give_is_an_error(kb_copy: Path, field, old, new):
+    _edit(kb_copy / "services" / "omnibus-segrate.yaml", old, new)
+    message = _errors(kb_copy)
+    assert f"services/omnibus-segrate.yaml: entry 'omnibus-segrate', field '{field}'" in message
+    assert "is not in the quote of any source" in message
+
+
+def test_an_address_absent_from_the_quote_is_an_error(kb_copy: Path):
+    _edit(kb_copy / "services" / "milano-welcome-center.yaml", "via Sammartini 75", "via Sammartini 57")
+    assert "entry 'milano-welcome-center', field 'contacts[1].value': 'via Sammartini 57' is not in the quote" \
+        in _errors(kb_copy)
+
+
+def test_a_source_needs_the_date_it_states(kb_copy: Path):
+    _edit(kb_copy / "services" / "omnibus-segrate.yaml", "as_of: 2022-08", "as_of: 2022-13")
+    assert "entry 'omnibus-segrate', field 'sources[1].as_of': '2022-13' is not a date" in _errors(kb_copy)
+    _edit(kb_copy / "services" / "omnibus-segrate.yaml", "    as_of: 2022-13\n", "")
+    assert "field 'sources[1].as_of': is missing" in _errors(kb_copy)
+
+
+def test_a_plain_string_source_is_refused_with_what_to_write(kb_copy: Path):
+    path = kb_copy / "services" / "pilot.yaml"
+    text = path.read_text()
+    path.write_text(re.sub(r"sources:\n(  .*\n)+", 'sources: ["the seed"]\n', text))
+    assert "entry 'pilot', field 'sources[1]': must be a mapping {title, url, as_of, quote}" in _errors(kb_copy)
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("dal lunedì al venerdì dalle 9 alle 18", {0, 1, 2, 3, 4}),
+    ("da lunedì al sabato dalle ore 8.00", {0, 1, 2, 3, 4, 5}),
+    ("lunedì–venerdì 9-17", {0, 1, 2, 3, 4}),
+    ("Monday to Friday", {0, 1, 2, 3, 4}),
+    ("lunedì e giovedì, dalle 9.00 alle 12.15", {0, 3}),
+    ("il mercoledì dalle 9 alle 14", {2}),
+])
+def test_day_ranges_are_read_as_people_write_them(text, days):
+    from bot.knowledge.truth import days_named
+
+    assert days_named(text) == days

@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 
 from bot.config import ROOT
 from bot.dialogs import texts as T
+from bot.dialogs.model import Press
 from bot.i18n import FSI, PDI, RLM, catalog_path
 from tests.conftest import Chat
 
@@ -167,8 +168,8 @@ def test_right_to_left_replies_keep_numbers_and_hours_in_order(res, lang):
     chat = Chat(res, lang=lang)
     chat.start()
     chat.say("Paderno Dugnano")
-    chat.press(chat.buttons[4].label)  # 31+
-    chat.press(chat.buttons[4].label)  # documents
+    chat.send(Press("a:31+", lang))
+    chat.send(Press("n:documents", lang))
     text = chat.replies[-1].text
     assert f"{FSI}02 91004 319{PDI}" in text  # a phone number is an isolated left-to-right run
     assert re.search("\u2066[^\u2069]*9[^\u2069]*12[^\u2069]*15[^\u2069]*\u2069", text)  # the hours, isolated LTR

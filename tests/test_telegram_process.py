@@ -157,7 +157,7 @@ def test_new_user_tries_buttons_a_printed_deep_link_and_ukraina(tmp_path: Path):
         try:
             api.push(user.text("/start"))
             assert api.wait_for(lambda: any("In quale comune" in t for t in api.sent_texts()))
-            for data, expect in (("c:015077", "Quanti anni"), ("a:6-13", "Di che cosa"),
+            for data, expect in (("c:015077", "Quanti anni"), ("a:6-14", "Di che cosa"),
                                  ("n:school", "Ambito di Cinisello Balsamo")):
                 api.push(user.press(data))
                 assert api.wait_for(lambda expect=expect: any(expect in t for t in api.sent_texts())), expect
@@ -167,6 +167,6 @@ def test_new_user_tries_buttons_a_printed_deep_link_and_ukraina(tmp_path: Path):
             assert api.wait_for(lambda: any("How old is the person" in t for t in api.sent_texts()))
 
             api.push(ukrainian.text("/ukraina"))
-            assert api.wait_for(lambda: any("020205" in t and "України" in t for t in api.sent_texts()))
+            assert api.wait_for(lambda: any("України" in t for t in api.sent_texts()))
         finally:
             stop(proc)

@@ -141,7 +141,7 @@ def test_age_inside_a_sentence_needs_its_unit(nlu):
 
 
 @pytest.mark.parametrize(
-    ("years", "group"), [(0, "0-5"), (5, "0-5"), (6, "6-13"), (13, "6-13"), (14, "14-17"), (30, "18-30"), (31, "31+")]
+    ("years", "group"), [(0, "0-5"), (5, "0-5"), (6, "6-14"), (14, "6-14"), (15, "15-17"), (30, "18-30"), (31, "31+")]
 )
 def test_age_groups_have_no_gaps(nlu, years, group):
     assert nlu.age_group(years) == group

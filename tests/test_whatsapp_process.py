@@ -105,7 +105,7 @@ def test_signed_calls_over_http_reach_the_dialog_and_forged_ones_do_not(tmp_path
         assert graph.bodies == []
         # A family in Cinisello, in Arabic, through a list, a list and a list row.
         assert post(port, message(2, {"type": "text", "text": {"body": "مرحبا"}}), "valid") == 200
-        for n, row in enumerate(("c:015077", "a:6-13", "n:school"), start=3):
+        for n, row in enumerate(("c:015077", "a:6-14", "n:school"), start=3):
             choice = {"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": row}}}
             assert post(port, message(n, choice), "valid") == 200
         last = graph.texts()[-1]

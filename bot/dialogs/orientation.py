@@ -7,8 +7,20 @@ the need — and, in Milan, sometimes the Municipio. The user may fill them in a
 button or in free text, one at a time or all at once ("abito a Bresso, mio figlio ha 9 anni
 e non parla italiano a scuola"). After every event the dialog fills what it understood and
 asks for the first slot still missing (`advance`); when all are there it shows the services
-that apply (`bot.matching.choose_services`), or the closest useful alternatives — never a
-dead end.
+that apply (`bot.matching.choose_services`): the two that fit best in full, the others as
+buttons; or, when none applies, the other needs that do have a service for this comune,
+Municipio and age — never a dead end.
+
+Special cases, in the order a message meets them:
+- a message about danger, violence, forced work, a night without a roof or a doctor gets
+  the safety net first (`safety_net`: the national lines of `knowledge/safety.yaml`), and
+  its words are never read as a town; then the dialog goes on;
+- a need that no active service answers is never a button; typed (or from an old link) it
+  gets an honest answer and its safety topic (`need_not_active`);
+- a comune where the cooperative works without a listed service (Pavia, the province of
+  Milan) is accepted and answered with the cooperative's contact; a real place elsewhere is
+  told so, with a line that helps anywhere in Italy (`outside_area`);
+- a session saved before the knowledge base changed keeps what still exists (`_still_valid`).
 
 The state names the question on screen, which also tells how to read free text: when the
 bot has asked for the age, a bare "9" is an age; when it has asked for the comune, a bare
@@ -23,14 +35,14 @@ user" (/forget): the caller deletes what it stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
 from bot import deeplink
 from bot.dialogs import texts as T
-from bot.dialogs.cards import service_card, why_line
+from bot.dialogs.cards import line_card, service_card, why_line
 from bot.dialogs.model import (
     Button,
     Command,
@@ -48,10 +60,11 @@ from bot.knowledge import Comune, KnowledgeBase, Service
 from bot.matching import (
     UKRAINE,
     Query,
+    alternatives,
     asks_municipio,
     choose_services,
     in_area,
-    needs_served,
+    offered_needs,
     ukrainian_help,
 )
 from bot.text import clean_user_text, normalize
@@ -73,6 +86,8 @@ class State(StrEnum):
 ANY = "*"
 ECHO_LIMIT = 40  # characters of the user's text quoted back
 LABEL_LIMIT = 64  # longer text cannot be a button's label
+FULL_CARDS = 2  # services shown in full; the others are buttons, so one message fits a screen
+SAFETY_TOPICS_SHOWN = 2
 
 
 @dataclass(frozen=True)
@@ -83,8 +98,11 @@ class Resources:
     nlu: Understanding
     catalogs: Catalogs
     holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
-    # Questions depend only on (state, language, choices): built once, then reused.
-    questions: dict[tuple[str, str | None, tuple[str, ...]], Reply] = field(default_factory=dict, compare=False)
+    local_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)  # ISTAT -> patron days
+    # Questions depend only on (state, language, choices, day): built once, then reused.
+    questions: dict[tuple[object, ...], Reply] = field(default_factory=dict, compare=False)
+    # Needs offered as buttons depend only on the day (services start and end on dates).
+    offered: dict[date, list[str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,18 @@ class Ctx:
 
     def tr(self, session: Session) -> Translator:
         return self.res.catalogs.get(session.lang)
+
+    def offered_needs(self) -> list[str]:
+        """Needs that some service active today answers: the only ones offered as buttons."""
+        if self.today not in self.res.offered:
+            self.res.offered.clear()  # one day at a time
+            self.res.offered[self.today] = offered_needs(self.kb, self.today)
+        return self.res.offered[self.today]
+
+    def closed_days(self, service: Service) -> frozenset[date]:
+        """National holidays, and the patron saint's day of the desk's comune."""
+        local = self.res.local_holidays.get(service.hours.comune or "", frozenset())
+        return self.res.holidays | local if local else self.res.holidays
 
 
 Outcome = tuple[Session | None, list[Reply]]
@@ -137,7 +167,7 @@ def question(s: Session, ctx: Ctx) -> Reply:
     """The reply that asks the question of the current state (also re-asked after odd input)."""
     if s.state in (State.RESULTS, State.SHOW_SERVICE):
         return results(s, ctx) if s.state == State.RESULTS else show_service(s, ctx)
-    key = (s.state, s.lang, s.choices)
+    key = (s.state, s.lang, s.choices, ctx.today if s.state == State.ASK_NEED else None)
     cached = ctx.res.questions.get(key)
     if cached is None:
         cached = ctx.res.questions[key] = _ask(s, ctx)
@@ -159,7 +189,7 @@ def _ask(s: Session, ctx: Ctx) -> Reply:
             buttons = tuple(Button(f"a:{a.id}", tr(a.label)) for a in kb.ages.values())
             return msg(tr(T.ASK_AGE), tr(T.ASK_AGE_HINT), buttons=buttons)
         case State.ASK_NEED:
-            buttons = tuple(Button(f"n:{n.id}", tr(n.label)) for n in kb.needs.values())
+            buttons = tuple(Button(f"n:{n}", tr(kb.needs[n].label)) for n in ctx.offered_needs())
             return msg(tr(T.ASK_NEED), tr(T.ASK_NEED_HINT), buttons=buttons)
         case State.ASK_MUNICIPIO:
             buttons = tuple(Button(f"m:{m}", tr(T.MUNICIPIO_LABEL, number=m)) for m in kb.municipi)
@@ -173,7 +203,8 @@ def _ask(s: Session, ctx: Ctx) -> Reply:
 
 
 def _card(service: Service, ctx: Ctx, tr: Translator, why: str | None = None) -> Section:
-    return service_card(service, ctx.kb, tr, why, now=ctx.now, closed_days=ctx.res.holidays)
+    return service_card(service, ctx.kb, tr, why, today=ctx.today, now=ctx.now,
+                        closed_days=ctx.closed_days(service))
 
 
 def _comune_label(c: Comune) -> str:
@@ -193,46 +224,70 @@ def _next_buttons(tr: Translator) -> tuple[Button, ...]:
     )
 
 
-def results(s: Session, ctx: Ctx) -> Reply:
-    """The services that apply, each with why, contacts and hours; else the alternatives."""
-    tr, kb = ctx.tr(s), ctx.kb
-    q = _query(s, ctx)
+def _found(s: Session, ctx: Ctx) -> tuple[list[Service], list[Service]]:
+    """(services for the need, services for people from Ukraine shown too), best fit first."""
+    kb, q = ctx.kb, _query(s, ctx)
     found = choose_services(kb, q, ctx.today)
-    sections: list[Section] = []
-    buttons = _results_buttons(s, ctx, found)
-    if found:
-        sections.append(Section(tr(T.RESULTS)))
-        sections += [_card(sv, ctx, tr, why_line(sv, kb, q.comune, q.age, q.need, tr)) for sv in found]
-    else:
-        sections.append(Section(tr(T.RESULTS_NONE, need=tr(kb.needs[q.need].label),
-                                   age=tr(kb.ages[q.age].label), comune=q.comune.name)))
-        if any(b.id.startswith("n:") for b in buttons):
-            sections.append(Section(tr(T.RESULTS_OTHER_NEEDS, comune=q.comune.name)))
+    extra: list[Service] = []
     if s.lang == "uk" or q.need == UKRAINE:
         extra = [sv for sv in ukrainian_help(kb, q.comune, ctx.today) if sv not in found]
-        if extra:
+    return found, extra
+
+
+def results(s: Session, ctx: Ctx) -> Reply:
+    """The best two services in full (why, contacts, hours), the others as buttons; else the
+    alternatives that do have a service here, and the cooperative's contact."""
+    tr, kb = ctx.tr(s), ctx.kb
+    q = _query(s, ctx)
+    found, extra = _found(s, ctx)
+    shown = (found + extra)[:FULL_CARDS]
+    sections: list[Section] = []
+    buttons = _results_buttons(s, ctx, found, extra)
+    if found:
+        sections.append(Section(tr(T.RESULTS)))
+    else:
+        place = dict(need=tr(kb.needs[q.need].label), age=tr(kb.ages[q.age].label), comune=q.comune.name)
+        no_service_here = q.comune.istat not in kb.covered
+        sections.append(Section(tr(T.RESULTS_NONE_HERE if no_service_here else T.RESULTS_NONE, **place)))
+        if any(b.id.startswith("n:") for b in buttons):
+            sections.append(Section(tr(T.RESULTS_OTHER_NEEDS, comune=q.comune.name)))
+    for sv in shown:
+        if sv is next((x for x in shown if x in extra), None):  # before the first of them
             sections.append(Section(tr(T.UKRAINE_TOO)))
-            sections += [_card(sv, ctx, tr) for sv in extra]
-            found = found + extra
-    if not found:
+        why = why_line(sv, kb, q.comune, q.age, q.need, tr) if sv in found else None
+        sections.append(_card(sv, ctx, tr, why))
+    if len(found) + len(extra) > FULL_CARDS:
+        sections.append(Section(tr(T.RESULTS_MORE)))
+    if not shown:
         sections.append(Section(tr(T.RESULTS_ALWAYS)))
         sections.append(_card(kb.fallback, ctx, tr))
-        found = [kb.fallback]
+        shown = [kb.fallback]
     sections.append(Section(tr(T.RESULTS_NEXT)))
-    return Reply(tuple(sections), buttons, tuple(sv.id for sv in found))
+    return Reply(tuple(sections), buttons, tuple(sv.id for sv in shown))
 
 
-def _results_buttons(s: Session, ctx: Ctx, found: list[Service]) -> tuple[Button, ...]:
-    """Under the results: when nothing fits, the needs served here instead; then the way on."""
+def _results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Service]) -> tuple[Button, ...]:
+    """Under the results: the services not shown in full; when nothing fits, the needs that do
+    have a service for this comune, Municipio and age; then the way on."""
     tr, kb = ctx.tr(s), ctx.kb
     after = _next_buttons(tr)
+    more = tuple(Button(f"s:{sv.id}", sv.name) for sv in (found + extra)[FULL_CARDS:])
     if found:
-        return after
-    q = _query(s, ctx)
-    other = [n for n in needs_served(kb, q.comune, q.age, ctx.today) if n != q.need]
+        return (*more, *after)
+    other = alternatives(kb, _query(s, ctx), ctx.today)
     if not other:
-        return after
-    return (*(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other), *after[1:])
+        return (*more, *after)
+    return (*more, *(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other), *after[1:])
+
+
+def one_of_the_results(s: Session, service_id: str, ctx: Ctx) -> Reply:
+    """A service button under the results: its card in full, the same buttons below."""
+    tr, kb = ctx.tr(s), ctx.kb
+    q = _query(s, ctx)
+    found, extra = _found(s, ctx)
+    service = kb.services[service_id]
+    why = why_line(service, kb, q.comune, q.age, q.need, tr) if service in found else None
+    return Reply((_card(service, ctx, tr, why),), _results_buttons(s, ctx, found, extra), (service.id,))
 
 
 def show_service(s: Session, ctx: Ctx) -> Reply:
@@ -255,8 +310,28 @@ def outside_area(s: Session, comune: Comune, ctx: Ctx) -> Reply:
         shown = ukrainian_help(kb, comune, ctx.today)
     shown.append(kb.fallback)
     sections += [_card(sv, ctx, tr) for sv in shown]
+    lines = [(kb.lines or {})[line] for line in kb.outside_lines]
+    if lines:
+        sections.append(Section(tr(T.OUTSIDE_AREA_ITALY)))
+        sections += [line_card(line, tr, ctx.today) for line in lines]
     sections.append(Section(tr(T.OUTSIDE_AREA_NEXT)))
-    return Reply(tuple(sections), services=tuple(sv.id for sv in shown))
+    return Reply(tuple(sections), services=tuple(sv.id for sv in (*shown, *lines)))
+
+
+def safety_net(s: Session, topics: list[str], ctx: Ctx) -> Reply:
+    """Danger, violence, a night without a roof...: the lines that exist, said first and plainly."""
+    tr, kb = ctx.tr(s), ctx.kb
+    sections: list[Section] = []
+    shown: list[str] = []
+    for topic_id in topics[:SAFETY_TOPICS_SHOWN]:
+        topic = (kb.safety or {})[topic_id]
+        sections.append(Section(tr(topic.text)))
+        for line_id in topic.lines:
+            if line_id not in shown:
+                shown.append(line_id)
+                sections.append(line_card((kb.lines or {})[line_id], tr, ctx.today))
+    sections.append(Section(tr(T.SAFETY_THEN)))
+    return Reply(tuple(sections), services=tuple(shown))
 
 
 # ------------------------------------------------------------------ filling slots
@@ -300,12 +375,34 @@ def _understood(s: Session, ctx: Ctx, slots: list[str]) -> Reply | None:
     return msg(tr(T.UNDERSTOOD, what=", ".join(parts))) if parts else None
 
 
-def _read(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[str], list[Reply]]:
-    """Fill every slot the text names; the state says which one was asked for."""
+@dataclass(frozen=True)
+class Reading:
+    """What one message filled, and what to say about it: the safety net first, then the rest."""
+
+    session: Session
+    filled: list[str]
+    urgent: list[Reply]  # the safety net: shown before anything else
+    replies: list[Reply]
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.filled or self.urgent or self.replies)
+
+
+def _read(s: Session, text: str, ctx: Ctx) -> Reading:
+    """Fill every slot the text names; the state says which one was asked for.
+
+    A message about danger ("mio marito mi picchia", "dove dormo stanotte?") gets the safety
+    net first, and then only clear names count as places: its words are never read back as a
+    comune that does not exist.
+    """
     nlu, kb, state = ctx.res.nlu, ctx.kb, s.state
     replies: list[Reply] = []
     filled: list[str] = []
-    comune = nlu.find_comune(text, expecting=state in (State.ASK_COMUNE, State.CHOOSE_COMUNE))
+    topics = nlu.find_safety(text)
+    urgent = [safety_net(s, topics, ctx)] if topics else []
+    expect_comune = state in (State.ASK_COMUNE, State.CHOOSE_COMUNE) and not topics
+    comune = nlu.find_comune(text, expecting=expect_comune)
     if comune.kind != "none":
         before = s.comune
         s = _apply_comune(s, comune, ctx, replies)
@@ -316,16 +413,32 @@ def _read(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[str], list[Rep
     if group:
         s = s.with_slot("age", group)
         filled.append("age")
-    needs = nlu.find_needs(text, expecting=state == State.ASK_NEED)
-    if needs:
-        s = s.with_slot("need", needs[0])
+    needs = nlu.find_needs(text, expecting=state == State.ASK_NEED and not topics)
+    offered = ctx.offered_needs()
+    active = [n for n in needs if n in offered]
+    if active:
+        s = s.with_slot("need", active[0])
         filled.append("need")
+    elif needs:
+        replies.append(need_not_active(s, needs[0], ctx, already=topics))
     if s.comune == kb.municipi_of:
         municipio = nlu.find_municipio(text, expecting=state == State.ASK_MUNICIPIO)
         if municipio is not None:
             s = s.with_slot("municipio", municipio)
             filled.append("municipio")
-    return s, filled, replies
+    return Reading(s, filled, urgent, replies)
+
+
+def need_not_active(s: Session, need_id: str, ctx: Ctx, already: list[str] = ()) -> Reply:
+    """A need no active service answers (typed, or from an old link): said honestly, with the
+    safety net of that need (a night without a roof, for housing) unless it was just shown."""
+    tr, kb = ctx.tr(s), ctx.kb
+    need = kb.needs[need_id]
+    said = Section(tr(T.NEED_NOT_ACTIVE, need=tr(need.label)))
+    if need.safety and need.safety not in already:
+        net = safety_net(s, [need.safety], ctx)
+        return Reply((said, *net.sections), services=net.services)
+    return Reply((said,))
 
 
 def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -337,12 +450,13 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
     if pressed:
         return press(s, Press(pressed), ctx)
     asked = s.choices
-    s, filled, replies = _read(s, text, ctx)
-    if filled or replies or s.choices != asked:
+    reading = _read(s, text, ctx)
+    s = reading.session
+    if reading.anything or s.choices != asked:
         if s.state == State.SHOW_SERVICE:
             s = s.evolve(service=None)
-        said = _understood(s, ctx, filled)
-        return advance(s, ctx, ([said] if said else []) + replies)
+        said = _understood(s, ctx, reading.filled)
+        return advance(s, ctx, [*reading.urgent, *([said] if said else []), *reading.replies])
     return s, [_not_understood(s, text, ctx.tr(s)), question(s, ctx)]
 
 
@@ -375,7 +489,7 @@ def current_buttons(s: Session, ctx: Ctx) -> tuple[Button, ...]:
     if s.state == State.START:
         return ()
     if s.state == State.RESULTS:
-        return _results_buttons(s, ctx, choose_services(ctx.kb, _query(s, ctx), ctx.today))
+        return _results_buttons(s, ctx, *_found(s, ctx))
     return question(s, ctx).buttons
 
 
@@ -397,8 +511,10 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
             s = _set_comune(s, kb.comuni[value], ctx, replies)
         case "a" if value in kb.ages:
             s = s.with_slot("age", value)
-        case "n" if value in kb.needs:
+        case "n" if value in ctx.offered_needs():
             s = s.with_slot("need", value)
+        case "s" if value in kb.services and s.state == State.RESULTS:
+            return s, [one_of_the_results(s, value, ctx)]
         case "m" if value.isdigit():
             s = s.with_slot("municipio", int(value))
         case "l" if value == "menu":
@@ -431,14 +547,13 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
         fresh = fresh.evolve(lang=preset.lang, lang_source="link")
     tr = ctx.tr(fresh)
     replies: list[Reply] = []
-    if preset.need == UKRAINE:
-        phones = [c.value for sv in ukrainian_help(ctx.kb, None, ctx.today) for c in sv.contacts if c.kind == "phone"]
-        replies.append(msg(tr(T.WELCOME_UKRAINE, phone=", ".join(phones)) if phones else tr(T.WELCOME)))
-    else:
-        replies.append(msg(tr(T.WELCOME)))
-    for slot in ("age", "need"):
-        if getattr(preset, slot):
-            fresh = fresh.with_slot(slot, getattr(preset, slot))
+    replies.append(msg(tr(T.WELCOME_UKRAINE if preset.need == UKRAINE else T.WELCOME)))
+    if preset.age:
+        fresh = fresh.with_slot("age", preset.age)
+    if preset.need and preset.need in ctx.offered_needs():
+        fresh = fresh.with_slot("need", preset.need)
+    elif preset.need:  # an old poster for a need nobody answers any more
+        replies.append(need_not_active(fresh, preset.need, ctx))
     if preset.comune:
         fresh = _set_comune(fresh, ctx.kb.comuni[preset.comune], ctx, replies)
     if preset.service:
@@ -463,11 +578,11 @@ def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
     assert fresh is not None
     if not isinstance(event, Text):
         return fresh, replies
-    read, filled, more = _read(fresh, clean_user_text(event.text), ctx)
-    if not (filled or more or read.choices):
+    reading = _read(fresh, clean_user_text(event.text), ctx)
+    if not (reading.anything or reading.session.choices):
         return fresh, replies  # "Ciao": the greeting and the first question are the answer
-    said = _understood(read, ctx, filled)
-    return advance(read, ctx, [replies[0], *([said] if said else []), *more])
+    said = _understood(reading.session, ctx, reading.filled)
+    return advance(reading.session, ctx, [*reading.urgent, replies[0], *([said] if said else []), *reading.replies])
 
 
 def restart(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -624,7 +739,7 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     `when` is today's date, or the current time in Milan (then cards say whether a desk is
     open now and when it opens next).
     """
-    s = _language_from_client(session or Session(), event, res.catalogs)
+    s = _language_from_client(_still_valid(session or Session(), res), event, res.catalogs)
     kind = event_kind(event)
     handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
     ctx = Ctx(res, when.date(), when) if isinstance(when, datetime) else Ctx(res, when)
@@ -634,6 +749,24 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
     return new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies]
+
+
+def _still_valid(s: Session, res: Resources) -> Session:
+    """A session saved before the knowledge base changed (an age group renamed, a service
+    removed) keeps what still exists; the rest is asked again, never a crash."""
+    kb = res.kb
+    unknown = [slot for slot, value, known in (("comune", s.comune, kb.comuni), ("age", s.age, kb.ages),
+                                                ("need", s.need, kb.needs)) if value is not None and value not in known]
+    for slot in unknown:
+        s = s.with_slot(slot, None)
+    if s.service is not None and s.service not in kb.services:
+        s = s.evolve(service=None, state=State.ASK_COMUNE if s.state == State.SHOW_SERVICE else s.state)
+    if s.choices and any(c not in kb.comuni for c in s.choices):
+        s = s.evolve(choices=())
+    if unknown and s.state in (State.RESULTS, State.ASK_MUNICIPIO):
+        s = s.evolve(state=State.ASK_COMUNE if s.comune is None else State.ASK_AGE if s.age is None
+                     else State.ASK_NEED)
+    return s
 
 
 def _rtl(section: Section) -> Section:

@@ -9,8 +9,7 @@ from bot.i18n import N_
 
 WELCOME = N_("Ciao! Sono Orienta, il bot della cooperativa Progetto Integrazione. "
              "Ti aiuto a trovare il servizio giusto per te. Ti faccio 3 domande.")
-WELCOME_UKRAINE = N_("Ciao! Ti aiuto a trovare aiuto per chi viene dall'Ucraina. "
-                     "C'è un numero di telefono in lingua ucraina: %(phone)s.")
+WELCOME_UKRAINE = N_("Ciao! Ti aiuto a trovare aiuto per chi viene dall'Ucraina.")
 WELCOME_BACK = N_("Bentornato! Continuiamo da dove eravamo.")
 
 UNDERSTOOD = N_("Ho capito: %(what)s.")
@@ -25,6 +24,7 @@ COMUNE_NOT_FOUND = N_("Non trovo il comune «%(text)s». Scrivi di nuovo il nome
                       "per esempio Sesto San Giovanni.")
 OUTSIDE_AREA = N_("%(comune)s è fuori dalla zona dove la cooperativa ha i suoi servizi. "
                   "Qui sotto trovi chi puoi contattare.")
+OUTSIDE_AREA_ITALY = N_("In tutta Italia c'è anche questo aiuto:")
 OUTSIDE_AREA_NEXT = N_("Se abiti in un altro comune, scrivi il nome.")
 LOCATION_OUTSIDE = N_("Questo posto è fuori dalla zona dove la cooperativa ha i suoi servizi.")
 LOCATION_FOUND = N_("Dalla posizione: %(comune)s.")
@@ -44,6 +44,11 @@ MUNICIPIO_UNKNOWN = N_("Non lo so")
 
 RESULTS = N_("Ecco cosa c'è per te:")
 RESULTS_NONE = N_("Non ho trovato un servizio per: %(need)s, %(age)s, a %(comune)s.")
+RESULTS_NONE_HERE = N_("La cooperativa lavora a %(comune)s. Qui non conosco un suo servizio per: "
+                       "%(need)s, %(age)s.")
+RESULTS_MORE = N_("Ci sono anche altri servizi. Tocca il nome per leggerlo:")
+NEED_NOT_ACTIVE = N_("Per ora non conosco un servizio attivo per: %(need)s.")
+SAFETY_THEN = N_("Se vuoi, ti aiuto anche a trovare un servizio della cooperativa.")
 RESULTS_OTHER_NEEDS = N_("A %(comune)s ci sono servizi per queste cose. Tocca un pulsante:")
 RESULTS_ALWAYS = N_("Puoi sempre chiedere alla cooperativa:")
 UKRAINE_TOO = N_("Per chi viene dall'Ucraina c'è anche:")
@@ -59,7 +64,14 @@ TO_CONFIRM = N_("(da confermare)")
 NO_CONTACTS = N_("Non abbiamo contatti pubblici per questo servizio.")
 HOURS = N_("Orari:")
 BY_APPOINTMENT = N_("solo su appuntamento")
-HOURS_TO_CONFIRM = N_("Gli orari possono essere cambiati. Telefona prima di andare.")
+HOURS_OLD = N_("Orari del %(year)s, forse cambiati:")
+ALWAYS_OPEN = N_("Risponde 24 ore su 24, tutti i giorni.")
+PATRON_DAY = N_("Nel giorno del santo patrono del comune può essere chiuso.")
+MAY_HAVE_ENDED = N_("Questo servizio potrebbe non essere più attivo.")
+FACTS_OF = N_("Informazioni di %(month)s.")
+FACTS_UNDATED = N_("Queste informazioni non hanno una data.")
+CALL_FIRST = N_("Telefona prima di andare: %(phone)s.")
+WRITE_FIRST = N_("Prima di andare, scrivi una e-mail.")
 HOURS_NOT_PUBLISHED = N_("Orari: non pubblicati.")
 OPEN_NOW = N_("Aperto adesso, fino alle %(time)s.")
 OPENS_AT = N_("Apre %(day)s alle %(time)s.")

@@ -1,9 +1,10 @@
-"""The knowledge base: the cooperative's services, needs, age groups and places, as data.
+"""Reading the knowledge base: YAML files under `knowledge/` into the dataclasses of `model`.
 
-Operators edit YAML files under `knowledge/`; this module loads them once at start-up into
-immutable dataclasses and checks every field. A family may travel across town on what the
-bot says, so a malformed file must stop the bot with a message that names the file, the
-entry and the field — never a traceback, never a half-loaded knowledge base.
+Operators edit these files; this module loads them once at start-up and checks every field.
+A family may travel across town on what the bot says, so a malformed file must stop the bot
+with a message that names the file, the entry and the field — never a traceback, never a
+half-loaded knowledge base. Every contact and hour is checked against its sources' quotes
+(`bot.knowledge.truth`) here too: a fact no source gives is an error, not a warning.
 """
 
 from __future__ import annotations
@@ -11,204 +12,46 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
+from bot.knowledge import truth
+from bot.knowledge.model import (
+    CONTACT_KINDS,
+    HOURS_STATUSES,
+    SERVICE_STATUSES,
+    WEEKDAYS,
+    AgeGroup,
+    Ambito,
+    Comune,
+    Contact,
+    Hours,
+    HoursBlock,
+    KnowledgeBase,
+    KnowledgeError,
+    Need,
+    NumberWords,
+    Problem,
+    SafetyTopic,
+    Service,
+    Slot,
+    Source,
+)
 from bot.text import normalize
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-HOURS_STATUSES = ("published", "to-confirm", "not-published")
-CONTACT_KINDS = ("phone", "email", "web", "address")
-STALE_AFTER = timedelta(days=365)
-
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong (error) or worth an operator's look (warning) in the knowledge base."""
-
-    severity: Severity
-    file: str
-    entry: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}: entry '{self.entry}'" if self.entry else self.file
-        if self.field:
-            where += f", field '{self.field}'"
-        return f"{self.severity}: {where}: {self.message}"
-
-
-class KnowledgeError(Exception):
-    """The knowledge base cannot be used: each problem names file, entry and field."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class Comune:
-    istat: str
-    name: str
-    province: str
-    lat: float | None = None
-    lon: float | None = None
-    aliases: tuple[str, ...] = ()
-    region: str = "Lombardia"
-
-
-@dataclass(frozen=True)
-class Ambito:
-    id: str
-    name: str
-    comuni: frozenset[str]  # ISTAT codes
-
-
-@dataclass(frozen=True)
-class Need:
-    id: str
-    label: str
-    keywords: Mapping[str, tuple[str, ...]]  # language -> normalised words and phrases
-
-
-@dataclass(frozen=True)
-class AgeGroup:
-    id: str
-    label: str
-    low: int
-    high: int | None  # None: no upper limit
-
-    def contains(self, years: int) -> bool:
-        return years >= self.low and (self.high is None or years <= self.high)
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One opening window repeated on some weekdays (0 = Monday), in Europe/Rome time."""
-
-    days: tuple[int, ...]
-    start: time
-    end: time
-
-
-@dataclass(frozen=True)
-class HoursBlock:
-    label: str | None
-    slots: tuple[Slot, ...]
-    by_appointment: bool = False
-
-
-@dataclass(frozen=True)
-class Hours:
-    status: str  # one of HOURS_STATUSES
-    blocks: tuple[HoursBlock, ...] = ()
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Contact:
-    kind: str  # one of CONTACT_KINDS
-    value: str
-    note: str | None = None
-    to_confirm: bool = False
-
-
-@dataclass(frozen=True)
-class Service:
-    id: str
-    name: str
-    summary: str
-    needs: tuple[str, ...]
-    ages: tuple[str, ...]
-    comuni: frozenset[str]  # ISTAT codes named directly or through an ambito
-    provinces: frozenset[str]  # plate codes: every comune of the province
-    municipi: frozenset[int]  # for the comune with Municipi (Milano) only; empty = all
-    run_by: str
-    funded_by: str
-    contacts: tuple[Contact, ...]
-    hours: Hours
-    sources: tuple[str, ...]
-    verified: date
-    file: str
-    valid_from: date | None = None
-    valid_until: date | None = None
-    notes: tuple[str, ...] = ()
-    fallback: bool = False
-
-    def is_active(self, today: date) -> bool:
-        """Offered today: not ended (an end date in the past hides it) and already started."""
-        if self.valid_until is not None and today > self.valid_until:
-            return False
-        return self.valid_from is None or today >= self.valid_from
-
-    def serves(self, comune: Comune) -> bool:
-        return comune.istat in self.comuni or comune.province in self.provinces
-
-
-@dataclass(frozen=True)
-class NumberWords:
-    """Number words of one language: units (0-19) and tens, for ages typed as words."""
-
-    units: Mapping[str, int]
-    tens: Mapping[str, int]
-    joiners: tuple[str, ...] = ()  # words between tens and units: "njëzet e pesë", "douăzeci și cinci"
-
-
-@dataclass(frozen=True)
-class KnowledgeBase:
-    services: Mapping[str, Service]
-    needs: Mapping[str, Need]
-    ages: Mapping[str, AgeGroup]
-    comuni: Mapping[str, Comune]  # ISTAT code -> comune, all of Lombardy
-    elsewhere: Mapping[str, Comune]  # the rest of Italy: known by exact name, always outside
-    ambiti: Mapping[str, Ambito]
-    menu_comuni: tuple[str, ...]  # ISTAT codes shown as buttons
-    municipi_of: str | None  # ISTAT code of the comune split into Municipi (Milano)
-    municipi: tuple[int, ...]
-    extra_aliases: Mapping[str, tuple[str, ...]]  # ISTAT code -> names people type
-    common_words: frozenset[str]  # names that are everyday words: not places inside a sentence
-    covered: frozenset[str]  # ISTAT codes of the area where the cooperative works (see `load`)
-    year_words: Mapping[str, tuple[str, ...]]
-    month_words: Mapping[str, tuple[str, ...]]
-    numbers: Mapping[str, NumberWords]
-
-    @property
-    def fallback(self) -> Service:
-        return next(s for s in self.services.values() if s.fallback)
-
-    def translatable_texts(self) -> list[tuple[str, str, str, str]]:
-        """Every text of the knowledge base a user reads: (text, file, entry, field)."""
-        out: list[tuple[str, str, str, str]] = []
-        out += [(n.label, "needs.yaml", n.id, "label") for n in self.needs.values()]
-        out += [(a.label, "ages.yaml", a.id, "label") for a in self.ages.values()]
-        for s in self.services.values():
-            out.append((s.summary, s.file, s.id, "summary"))
-            out += [(n, s.file, s.id, "notes") for n in s.notes]
-            out += [(c.note, s.file, s.id, "contacts.note") for c in s.contacts if c.note]
-            if s.hours.note:
-                out.append((s.hours.note, s.file, s.id, "hours.note"))
-            out += [(b.label, s.file, s.id, "hours.label") for b in s.hours.blocks if b.label]
-        return out
-
-
-# --------------------------------------------------------------------------- loading
 
 
 class _Reader:
     """Collects problems while reading one entry, so that all of them are reported at once."""
 
-    def __init__(self, problems: list[Problem], file: str, entry: str):
-        self.problems, self.file, self.entry = problems, file, entry
+    def __init__(self, problems: list[Problem], file: str, entry: str, prefix: str = ""):
+        self.problems, self.file, self.entry, self.prefix = problems, file, entry, prefix
 
     def error(self, field_name: str, message: str) -> None:
-        self.problems.append(Problem("error", self.file, self.entry, field_name, message))
+        self.problems.append(Problem("error", self.file, self.entry, self.prefix + field_name, message))
 
     def text(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
         value = data.get(key)
@@ -243,6 +86,26 @@ class _Reader:
         except ValueError:
             self.error(key, f"'{value}' is not a date: write YYYY-MM-DD")
             return None
+
+    def month(self, data: Mapping[str, Any], key: str) -> tuple[bool, date | None]:
+        """A page's date at month or day precision ('2022-08', 2022-08-15) or 'unknown'."""
+        value = data.get(key)
+        if value is None:
+            self.error(key, "is missing: write the date the page states (YYYY-MM), or unknown")
+            return False, None
+        if isinstance(value, date):
+            return True, value
+        text = str(value).strip()
+        if text == "unknown":
+            return True, None
+        match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text)
+        try:
+            if match:
+                return True, date(int(match[1]), int(match[2]), int(match[3] or 1))
+        except ValueError:
+            pass
+        self.error(key, f"'{value}' is not a date: write YYYY-MM (or YYYY-MM-DD, or unknown)")
+        return False, None
 
 
 def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> Any:
@@ -309,10 +172,11 @@ def _load_needs(root: Path, problems: list[Problem]) -> dict[str, Need]:
             r.error("", "each need must be a mapping with id, label, keywords")
             continue
         need_id, label = r.text(item, "id"), r.text(item, "label")
+        safety = r.text(item, "safety", required=False)
         if need_id and label:
             if need_id in needs:
                 r.error("id", "is used twice")
-            needs[need_id] = Need(need_id, label, {})
+            needs[need_id] = Need(need_id, label, {}, safety)
     return needs
 
 
@@ -321,12 +185,26 @@ class _Words:
     """What words/<lang>.yaml files say, merged: the vocabulary of free text."""
 
     keywords: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # need -> lang -> words
+    safety: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # topic -> lang -> words
     years: dict[str, tuple[str, ...]] = field(default_factory=dict)
     months: dict[str, tuple[str, ...]] = field(default_factory=dict)
     numbers: dict[str, NumberWords] = field(default_factory=dict)
 
 
-def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need]) -> _Words:
+def _word_lists(data: Any, key: str, known: Mapping[str, Any], r: _Reader,
+                target: dict[str, dict[str, tuple[str, ...]]], lang: str, what: str) -> None:
+    for item_id, items in (data.get(key) or {}).items():
+        if item_id not in known:
+            r.error(f"{key}.{item_id}", f"is not {what} ({', '.join(known)})")
+            continue
+        if not isinstance(items, list):
+            r.error(f"{key}.{item_id}", "must be a list of words, e.g. [scuola, scuole]")
+            continue
+        target.setdefault(item_id, {})[lang] = tuple(w for w in (normalize(str(i)) for i in items) if w)
+
+
+def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need],
+                topics: Mapping[str, Any]) -> _Words:
     words = _Words()
     for path in sorted((root / "words").glob("*.yaml")):
         lang = path.stem
@@ -336,16 +214,10 @@ def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need]) 
         rel = path.relative_to(root).as_posix()
         r = _Reader(problems, rel, lang)
         if not isinstance(data, dict):
-            r.error("", "must be a mapping with needs, ages and numbers")
+            r.error("", "must be a mapping with needs, safety, ages and numbers")
             continue
-        for need_id, items in (data.get("needs") or {}).items():
-            if need_id not in needs:
-                r.error(f"needs.{need_id}", f"is not a need of needs.yaml ({', '.join(needs)})")
-                continue
-            if not isinstance(items, list):
-                r.error(f"needs.{need_id}", "must be a list of words, e.g. [scuola, scuole]")
-                continue
-            words.keywords.setdefault(need_id, {})[lang] = tuple(w for w in (normalize(str(i)) for i in items) if w)
+        _word_lists(data, "needs", needs, r, words.keywords, lang, "a need of needs.yaml")
+        _word_lists(data, "safety", topics, r, words.safety, lang, "a topic of safety.yaml")
         ages = data.get("ages") or {}
         for kind, target in (("years", words.years), ("months", words.months)):
             items = [normalize(str(w)) for w in ages.get(kind) or []]
@@ -379,11 +251,57 @@ def _load_ages(root: Path, problems: list[Problem]) -> dict[str, AgeGroup]:
     return ages
 
 
-def _load_areas(
-    root: Path, problems: list[Problem], places: _Places
-) -> tuple[
-    dict[str, Ambito], tuple[str, ...], str | None, tuple[int, ...], dict[str, tuple[str, ...]], frozenset[str]
-]:
+@dataclass(frozen=True)
+class _Areas:
+    ambiti: dict[str, Ambito]
+    menu: tuple[str, ...]
+    municipi_of: str | None
+    municipi: tuple[int, ...]
+    aliases: dict[str, tuple[str, ...]]
+    common: frozenset[str]
+    works_in: frozenset[str]
+    works_in_provinces: frozenset[str]
+    patron_days: dict[str, tuple[int, int]]
+
+
+def _patron_days(data: Any, r: _Reader, places: _Places) -> dict[str, tuple[int, int]]:
+    """comune -> (month, day): from the `holidays` package for a provincial capital, or a date."""
+    out: dict[str, tuple[int, int]] = {}
+    if not isinstance(data, dict):
+        if data is not None:
+            r.error("patron_days", "must map a comune to {holidays: MI} or {date: 'MM-DD', source: ...}")
+        return out
+    for name, spec in data.items():
+        code = places.code(name, r, "patron_days")
+        if not code or not isinstance(spec, dict):
+            if code:
+                r.error(f"patron_days.{name}", "must be {holidays: MI} or {date: 'MM-DD', source: ...}")
+            continue
+        if spec.get("holidays"):
+            import holidays
+
+            subdiv = str(spec["holidays"])
+            try:
+                local = holidays.country_holidays("IT", subdiv=subdiv, years=2024)
+            except NotImplementedError:
+                r.error(f"patron_days.{name}", f"'{subdiv}' is not a subdivision of Italy in the holidays package")
+                continue
+            national = holidays.country_holidays("IT", years=2024)
+            extra = [d for d in local if d not in national]
+            if len(extra) != 1:
+                r.error(f"patron_days.{name}", f"the holidays package has no single patron day for '{subdiv}'")
+                continue
+            out[code] = (extra[0].month, extra[0].day)
+        else:
+            match = re.fullmatch(r"(\d{2})-(\d{2})", str(spec.get("date") or ""))
+            if not match or not spec.get("source"):
+                r.error(f"patron_days.{name}", "write {date: 'MM-DD', source: 'the page that says so'}")
+                continue
+            out[code] = (int(match[1]), int(match[2]))
+    return out
+
+
+def _load_areas(root: Path, problems: list[Problem], places: _Places) -> _Areas:
     data = _read_yaml(root / "areas.yaml", root, problems) or {}
     ambiti: dict[str, Ambito] = {}
     for i, item in enumerate(data.get("ambiti") or []):
@@ -402,7 +320,26 @@ def _load_areas(
         if code:
             aliases[code] = tuple(str(n) for n in names or [])
     common = frozenset(normalize(w) for w in r.strings(data, "common_words"))
-    return ambiti, menu, municipi_of, municipi, aliases, common
+    works = data.get("works_in") or {}
+    works_codes, provinces = _place_list(works, "works_in", r, places, ambiti)
+    return _Areas(ambiti, menu, municipi_of, municipi, aliases, common, works_codes, provinces,
+                  _patron_days(data.get("patron_days"), r, places))
+
+
+def _place_list(data: Mapping[str, Any], where: str, r: _Reader, places: _Places,
+                ambiti: Mapping[str, Ambito]) -> tuple[frozenset[str], frozenset[str]]:
+    """(ISTAT codes, province plate codes) of a mapping of ambiti, comuni and provinces."""
+    codes: set[str] = set()
+    for amb in r.strings(data, "ambiti"):
+        if amb in ambiti:
+            codes |= ambiti[amb].comuni
+        else:
+            r.error(f"{where}.ambiti", f"'{amb}' is not an ambito of areas.yaml ({', '.join(ambiti)})")
+    codes |= {c for c in (places.code(n, r, f"{where}.comuni") for n in r.strings(data, "comuni")) if c}
+    provinces = frozenset(r.strings(data, "provinces"))
+    for p in provinces - places.provinces:
+        r.error(f"{where}.provinces", f"'{p}' is not a province plate code of Lombardy")
+    return frozenset(codes), provinces
 
 
 def _parse_time(value: Any, r: _Reader, field_name: str) -> time | None:
@@ -418,7 +355,7 @@ def _parse_time(value: Any, r: _Reader, field_name: str) -> time | None:
     return time(hh, mm)
 
 
-def _parse_hours(value: Any, r: _Reader) -> Hours:
+def _parse_hours(value: Any, r: _Reader, places: _Places, area_comuni: frozenset[str]) -> Hours:
     if not isinstance(value, dict):
         r.error("hours", "is missing: write at least {status: not-published}")
         return Hours("not-published")
@@ -455,15 +392,21 @@ def _parse_hours(value: Any, r: _Reader) -> Hours:
             continue
         label = block.get("label")
         blocks.append(HoursBlock(str(label) if label else None, tuple(slots), bool(block.get("by_appointment"))))
-    if status != "not-published" and not blocks:
+    always = bool(value.get("always"))
+    if status != "not-published" and not blocks and not always:
         r.error("hours.blocks", f"status '{status}' needs the hours: add blocks or use not-published")
-    if status == "not-published" and blocks:
+    if status == "not-published" and (blocks or always):
         r.error("hours.status", "there are hours here: use published or to-confirm")
+    comune = None
+    if value.get("comune"):
+        comune = places.code(value["comune"], r, "hours.comune")
+    elif blocks and len(area_comuni) == 1:
+        comune = next(iter(area_comuni))  # the desk is in the only comune the service serves
     note = value.get("note")
-    return Hours(status, tuple(blocks), " ".join(str(note).split()) if note else None)
+    return Hours(status, tuple(blocks), " ".join(str(note).split()) if note else None, always, comune)
 
 
-_PHONE = re.compile(r"\+?[0-9][0-9 .]{3,20}[0-9]")
+_PHONE = re.compile(r"\+?[0-9][0-9 .]{1,20}[0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 
 
@@ -500,6 +443,62 @@ def _parse_contacts(value: Any, r: _Reader) -> tuple[Contact, ...]:
     return tuple(contacts)
 
 
+def _parse_sources(value: Any, r: _Reader) -> tuple[Source, ...]:
+    if not isinstance(value, list) or not value:
+        r.error("sources", "name at least one public source: {title, url, as_of, quote}")
+        return ()
+    sources: list[Source] = []
+    for j, item in enumerate(value):
+        where = f"sources[{j + 1}]"
+        if not isinstance(item, dict):
+            r.error(where, "must be a mapping {title, url, as_of, quote}: the page, where it is, "
+                           "the date it states and its own words for the facts it gives")
+            continue
+        sr = _Reader(r.problems, r.file, r.entry, prefix=f"{where}.")
+        title = sr.text(item, "title")
+        url = item.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            sr.error("url", f"'{url}' must start with https://")
+            url = None
+        _, as_of = sr.month(item, "as_of")
+        quote = item.get("quote") or ""
+        if not isinstance(quote, str):
+            sr.error("quote", "must be text: the page's own words")
+            quote = ""
+        if title:
+            sources.append(Source(title, url, as_of, " ".join(quote.split())))
+    return tuple(sources)
+
+
+_COMMON_FIELDS = {"id", "name", "summary", "contacts", "hours", "sources", "verified", "notes", "status"}
+_SERVICE_FIELDS = _COMMON_FIELDS | {"needs", "ages", "area", "run_by", "funded_by", "valid_from",
+                                    "valid_until", "fallback"}
+
+
+def _service_fields(data: dict[str, Any], r: _Reader, places: _Places, area: frozenset[str], rel: str,
+                    known: set[str]) -> dict[str, Any] | None:
+    """What services and lines share: texts, contacts, hours and their sources, checked and dated."""
+    entry_id, name, summary = r.text(data, "id"), r.text(data, "name"), r.text(data, "summary")
+    status = data.get("status", "active")
+    if status not in SERVICE_STATUSES:
+        r.error("status", f"'{status}' must be one of {', '.join(SERVICE_STATUSES)}")
+        status = "active"
+    contacts = _parse_contacts(data.get("contacts"), r)
+    hours = _parse_hours(data.get("hours"), r, places, area)
+    sources = _parse_sources(data.get("sources"), r)
+    verified = r.day(data, "verified", required=True)
+    notes = tuple(" ".join(n.split()) for n in r.strings(data, "notes"))
+    for extra in sorted(set(data) - known):
+        r.error(str(extra), f"is not a known field ({', '.join(sorted(known))})")
+    dating = truth.check(rel, r.entry, sources, contacts, hours)
+    r.problems.extend(dating.problems)
+    if not (entry_id and name and summary and verified):
+        return None
+    return dict(id=entry_id, name=name, summary=summary, status=status, contacts=contacts, hours=hours,
+                sources=sources, verified=verified, notes=notes, file=rel,
+                facts_as_of=dating.facts_as_of, hours_as_of=dating.hours_as_of)
+
+
 def _load_service(
     path: Path,
     root: Path,
@@ -518,11 +517,13 @@ def _load_service(
         problems.append(Problem("error", rel, "", "", "must be a mapping of fields (id, name, ...)"))
         return None
     r = _Reader(problems, rel, str(data.get("id") or path.stem))
-    service_id, name, summary = r.text(data, "id"), r.text(data, "name"), r.text(data, "summary")
+    service_id = data.get("id")
     if service_id and service_id != path.stem:
         r.error("id", f"must equal the file name '{path.stem}'")
-    if service_id and not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", service_id):
+    if service_id and not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", str(service_id)):
         r.error("id", "use lower-case letters, digits and dashes only (deep links use it)")
+    if service_id and len(str(service_id)) > 40:
+        r.error("id", "keep it under 40 characters: buttons and links carry it (Telegram allows 64)")
     fallback = bool(data.get("fallback"))
     service_needs = r.strings(data, "needs")
     for n in service_needs:
@@ -538,19 +539,7 @@ def _load_service(
     if not isinstance(area, dict):
         r.error("area", "must be a mapping with comuni, ambiti, provinces or municipi")
         area = {}
-    codes: set[str] = set()
-    for amb in r.strings(area, "ambiti"):
-        if amb in ambiti:
-            codes |= ambiti[amb].comuni
-        else:
-            r.error("area.ambiti", f"'{amb}' is not an ambito of areas.yaml ({', '.join(ambiti)})")
-    for n in r.strings(area, "comuni"):
-        code = places.code(n, r, "area.comuni")
-        if code:
-            codes.add(code)
-    provinces = frozenset(r.strings(area, "provinces"))
-    for p in provinces - places.provinces:
-        r.error("area.provinces", f"'{p}' is not a province plate code of Lombardy")
+    codes, provinces = _place_list(area, "area", r, places, ambiti)
     if not codes and not provinces:
         r.error("area", "names no comune, ambito or province: where does it serve?")
     service_municipi = frozenset(int(m) for m in r.strings(area, "municipi") if str(m).isdigit())
@@ -558,50 +547,66 @@ def _load_service(
         r.error("area.municipi", f"Municipi are numbered {municipi[0]}-{municipi[-1]}")
     run_by = r.text(data, "run_by") or ""
     funded_by = r.text(data, "funded_by", required=False) or ""
-    contacts = _parse_contacts(data.get("contacts"), r)
-    hours = _parse_hours(data.get("hours"), r)
-    sources = r.strings(data, "sources")
-    if not sources:
-        r.error("sources", "name at least one public source for these facts")
-    verified = r.day(data, "verified", required=True)
     valid_from, valid_until = r.day(data, "valid_from"), r.day(data, "valid_until")
     if valid_from and valid_until and valid_until < valid_from:
         r.error("valid_until", "ends before it starts")
-    notes = tuple(" ".join(n.split()) for n in r.strings(data, "notes"))
-    known = {
-        "id", "name", "summary", "needs", "ages", "area", "run_by", "funded_by", "contacts",
-        "hours", "sources", "verified", "valid_from", "valid_until", "notes", "fallback",
-    }
-    for extra in sorted(set(data) - known):
-        r.error(str(extra), f"is not a known field ({', '.join(sorted(known))})")
-    if not (service_id and name and summary and verified):
+    common = _service_fields(data, r, places, codes, rel, _SERVICE_FIELDS)
+    if common is None:
         return None
     return Service(
-        id=service_id, name=name, summary=summary, needs=service_needs, ages=service_ages,
-        comuni=frozenset(codes), provinces=provinces, municipi=service_municipi, run_by=run_by,
-        funded_by=funded_by, contacts=contacts, hours=hours, sources=sources, verified=verified,
-        file=rel, valid_from=valid_from, valid_until=valid_until, notes=notes, fallback=fallback,
+        **common, needs=service_needs, ages=service_ages, comuni=codes, provinces=provinces,
+        municipi=service_municipi, run_by=run_by, funded_by=funded_by, valid_from=valid_from,
+        valid_until=valid_until, fallback=fallback,
     )
 
 
-def operator_warnings(kb: KnowledgeBase, today: date) -> list[Problem]:
-    """What an operator should look at although the bot can run: ended, stale, unreachable."""
-    out: list[Problem] = []
-    for s in kb.services.values():
-        if s.valid_until and today > s.valid_until:
-            out.append(Problem("warning", s.file, s.id, "valid_until",
-                               f"ended on {s.valid_until.isoformat()}: it is no longer offered"))
-        if s.hours.status == "not-published":
-            out.append(Problem("warning", s.file, s.id, "hours", "no opening hours published"))
-        elif s.hours.status == "to-confirm":
-            out.append(Problem("warning", s.file, s.id, "hours", "hours are marked to be confirmed"))
-        if not any(c.kind in ("phone", "email", "address") for c in s.contacts):
-            out.append(Problem("warning", s.file, s.id, "contacts",
-                               "no phone, e-mail or address: families are sent to the fallback"))
-        if today - s.verified > STALE_AFTER:
-            out.append(Problem("warning", s.file, s.id, "verified",
-                               f"last verified {s.verified.isoformat()}, over 12 months ago"))
-    return out
+@dataclass(frozen=True)
+class _Safety:
+    lines: dict[str, Service]
+    topics: dict[str, tuple[str, tuple[str, ...]]]  # id -> (text, line ids)
+    outside: tuple[str, ...]
+
+
+def _load_safety(root: Path, problems: list[Problem], places: _Places) -> _Safety:
+    """safety.yaml: national lines (with sources, like services) and the topics that show them."""
+    rel = "safety.yaml"
+    data = _read_yaml(root / rel, root, problems)
+    if data is None:
+        return _Safety({}, {}, ())
+    if not isinstance(data, dict):
+        problems.append(Problem("error", rel, "", "", "must be a mapping with lines, topics and outside"))
+        return _Safety({}, {}, ())
+    lines: dict[str, Service] = {}
+    for i, item in enumerate(data.get("lines") or []):
+        r = _Reader(problems, rel, str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}")
+        if not isinstance(item, dict):
+            r.error("lines", "each line must be a mapping like a service: id, name, summary, contacts, ...")
+            continue
+        common = _service_fields(item, r, places, frozenset(), rel, _COMMON_FIELDS)
+        if common:
+            if common["id"] in lines:
+                r.error("id", "is used twice")
+            lines[common["id"]] = Service(**common, needs=(), ages=(), comuni=frozenset(),
+                                          provinces=frozenset(), municipi=frozenset(), run_by="", funded_by="")
+    topics: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for i, item in enumerate(data.get("topics") or []):
+        r = _Reader(problems, rel, str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}")
+        if not isinstance(item, dict):
+            r.error("topics", "each topic must be a mapping {id, text, lines}")
+            continue
+        topic_id, text = r.text(item, "id"), r.text(item, "text")
+        ids = r.strings(item, "lines")
+        for line in ids:
+            if line not in lines:
+                r.error("lines", f"'{line}' is not a line of safety.yaml ({', '.join(lines)})")
+        if topic_id and text:
+            topics[topic_id] = (text, ids)
+    r = _Reader(problems, rel, "")
+    outside = r.strings(data, "outside")
+    for line in outside:
+        if line not in lines:
+            r.error("outside", f"'{line}' is not a line of safety.yaml ({', '.join(lines)})")
+    return _Safety(lines, topics, outside)
 
 
 def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
@@ -616,13 +621,20 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError([Problem("error", str(gazetteer), "", "", f"cannot be read: {exc}")]) from None
     places = _Places(comuni)
     needs = _load_needs(root, problems)
-    words = _load_words(root, problems, needs)
-    needs = {n.id: Need(n.id, n.label, words.keywords.get(n.id, {})) for n in needs.values()}
+    safety = _load_safety(root, problems, places)
+    words = _load_words(root, problems, needs, safety.topics)
+    for need in needs.values():
+        if need.safety and need.safety not in safety.topics:
+            problems.append(Problem("error", "needs.yaml", need.id, "safety",
+                                    f"'{need.safety}' is not a topic of safety.yaml ({', '.join(safety.topics)})"))
+    needs = {n.id: replace(n, keywords=words.keywords.get(n.id, {})) for n in needs.values()}
+    topics = {tid: SafetyTopic(tid, text, ids, words.safety.get(tid, {}))
+              for tid, (text, ids) in safety.topics.items()}
     ages = _load_ages(root, problems)
-    ambiti, menu, municipi_of, municipi, aliases, common = _load_areas(root, problems, places)
+    areas = _load_areas(root, problems, places)
     services: dict[str, Service] = {}
     for path in sorted((root / "services").glob("*.yaml")):
-        service = _load_service(path, root, problems, places, needs, ages, ambiti, municipi)
+        service = _load_service(path, root, problems, places, needs, ages, areas.ambiti, areas.municipi)
         if service:
             services[service.id] = service
     fallbacks = [s.id for s in services.values() if s.fallback]
@@ -632,15 +644,16 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeError(errors)
-    # The cooperative's area: its ambiti and every comune a service names, even a service
-    # that has ended (it still works there). A province-wide service alone does not make
-    # a comune part of it.
-    covered = frozenset().union(*(a.comuni for a in ambiti.values()),
+    # Where some service of the cooperative is: its ambiti and every comune a service names,
+    # even a service that has ended. A province-wide service alone does not make a comune
+    # part of it. (Where the cooperative says it works without a service: `works_in`.)
+    covered = frozenset().union(*(a.comuni for a in areas.ambiti.values()),
                                 *(s.comuni for s in services.values() if not s.fallback))
     return KnowledgeBase(
-        services=services, needs=needs, ages=ages, comuni=comuni, elsewhere=elsewhere, ambiti=ambiti,
-        menu_comuni=menu, municipi_of=municipi_of, municipi=municipi, extra_aliases=aliases,
-        common_words=common, covered=covered,
+        services=services, needs=needs, ages=ages, comuni=comuni, elsewhere=elsewhere, ambiti=areas.ambiti,
+        menu_comuni=areas.menu, municipi_of=areas.municipi_of, municipi=areas.municipi,
+        extra_aliases=areas.aliases, common_words=areas.common, covered=covered,
         year_words=words.years, month_words=words.months, numbers=words.numbers,
+        works_in=areas.works_in, works_in_provinces=areas.works_in_provinces, patron_days=areas.patron_days,
+        lines=safety.lines, safety=topics, outside_lines=safety.outside,
     )
-
