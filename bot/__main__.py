@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--age", type=int, help="age in years of the person who needs help")
     link.add_argument("--need", help="need id, e.g. school, ukraine")
     link.add_argument("--service", help="one service id, e.g. paderno-sportello")
-    link.add_argument("--ukraine", action="store_true", help="the Ukrainian entry point (payload ua)")
+    link.add_argument("--audience", help="an entry point of knowledge/audiences.yaml, e.g. ukraine (payload ua)")
+    link.add_argument("--ukraine", dest="audience", action="store_const", const="ukraine",
+                      help="the same as --audience ukraine")
     link.add_argument("--whatsapp", metavar="NUMBER", help="the bot's WhatsApp number (default: $WHATSAPP_NUMBER)")
     link.add_argument("--qr", metavar="BASENAME", help="write BASENAME.png and BASENAME.svg (default: no QR)")
     link.add_argument("--qr-for", choices=("telegram", "whatsapp"), default="telegram",

@@ -5,7 +5,8 @@ and the need `school`. Telegram allows at most 64 characters of `A-Z a-z 0-9 _ -
 `?start=`, so the grammar is compact: parts joined by `_`, each a one-letter key and its
 value.
 
-    ua              Ukrainian entry point: language uk, need ukraine
+    ua              an audience's entry point (knowledge/audiences.yaml): for the Ukrainian
+                    one, language uk and need ukraine, and its own welcome
     l<code>         language, e.g. `len`, `luk`
     c<istat>        comune by ISTAT code, e.g. `c015077` (Cinisello Balsamo)
     n<need>         need id, e.g. `nschool`, `nfamily-reunification`
@@ -35,6 +36,7 @@ class Preset:
     age: str | None = None  # age group id
     need: str | None = None
     service: str | None = None
+    audience: str | None = None  # an entry point of knowledge/audiences.yaml
 
 
 def parse(payload: str, kb: KnowledgeBase, languages: Collection[str]) -> Preset:
@@ -43,12 +45,15 @@ def parse(payload: str, kb: KnowledgeBase, languages: Collection[str]) -> Preset
     if not _ALLOWED.fullmatch(payload):
         return Preset()
     found: dict[str, str] = {}
+    entry_points = {a.payload: a for a in (kb.audiences or {}).values()}
     for part in payload.split("_"):
         key, value = part[:1], part[1:]
-        if part == "ua":
-            if "uk" in languages:
-                found.setdefault("lang", "uk")
-            found.setdefault("need", "ukraine")
+        if part in entry_points:
+            audience = entry_points[part]
+            if audience.lang in languages:
+                found.setdefault("lang", audience.lang)
+            found.setdefault("need", audience.need)
+            found.setdefault("audience", audience.id)
         elif key == "l" and value.lower() in languages:
             found["lang"] = value.lower()
         elif key == "c" and value in kb.comuni:
@@ -67,13 +72,16 @@ def parse(payload: str, kb: KnowledgeBase, languages: Collection[str]) -> Preset
 def build(preset: Preset, kb: KnowledgeBase) -> str:
     """The payload for a preset (the inverse of `parse`); raises ValueError if too long."""
     parts: list[str] = []
-    if preset.lang:
+    audience = (kb.audiences or {}).get(preset.audience or "")
+    if audience:
+        parts.append(audience.payload)
+    if preset.lang and not (audience and preset.lang == audience.lang):
         parts.append(f"l{preset.lang}")
     if preset.comune:
         parts.append(f"c{preset.comune}")
     if preset.age:
         parts.append(f"a{kb.ages[preset.age].low}")
-    if preset.need:
+    if preset.need and not (audience and preset.need == audience.need):
         parts.append(f"n{preset.need}")
     if preset.service:
         parts.append(f"s{preset.service}")

@@ -24,6 +24,10 @@ TRANSLATABLE = (
     ("hours", "blocks", "*", "label"),
     # safety.yaml: the topics' texts and the national lines (written like services).
     ("topics", "*", "text"),
+    # audiences.yaml: each entry point's welcome, command-menu line and heading.
+    ("audiences", "*", "welcome"),
+    ("audiences", "*", "menu"),
+    ("audiences", "*", "also"),
     ("lines", "*", "summary"),
     ("lines", "*", "notes", "*"),
     ("lines", "*", "contacts", "*", "note"),

@@ -1,7 +1,7 @@
 """`python -m bot link`: the deep link (and QR code) an operator hands to a family.
 
 A school mediator in Cinisello prints a poster whose QR code opens the bot in Arabic with
-the comune and the need already answered; a Ukrainian help desk hands out the `ua` link.
+the comune and the need already answered; a Ukrainian help desk hands out the `ua` link (`--audience ukraine`).
 The payload grammar is `bot.deeplink`; the URL comes from PTB's own helper.
 """
 
@@ -43,12 +43,18 @@ def preset_from_args(args: argparse.Namespace, kb: KnowledgeBase, languages: tup
         age = next((a.id for a in kb.ages.values() if a.contains(args.age)), None)
         if age is None:
             raise ValueError(f"age {args.age} is not in any age group")
+    audience = None
+    if args.audience:
+        audience = (kb.audiences or {}).get(args.audience)
+        if audience is None:
+            raise ValueError(f"audience '{args.audience}' is not one of: {', '.join(kb.audiences or {})}")
     return Preset(
-        lang=args.lang or ("uk" if args.ukraine else None),
+        lang=args.lang or (audience.lang if audience else None),
         comune=_comune(kb, args.comune) if args.comune else None,
         age=age,
-        need=args.need or ("ukraine" if args.ukraine else None),
+        need=args.need or (audience.need if audience else None),
         service=args.service,
+        audience=audience.id if audience else None,
     )
 
 
@@ -83,7 +89,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
     languages = load_catalogs(config.locales_dir).codes
     try:
         preset = preset_from_args(args, kb, languages)
-        payload = "ua" if args.ukraine and preset == Preset(lang="uk", need="ukraine") else build(preset, kb)
+        payload = build(preset, kb)
         urls = [telegram_link(username, payload)] if username else []
         urls += [whatsapp_link(number, payload)] if number else []
     except ValueError as exc:

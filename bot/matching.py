@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from bot.knowledge import Comune, KnowledgeBase, Service, active_needs, is_stale
-
-UKRAINE = "ukraine"
+from bot.knowledge import Audience, Comune, KnowledgeBase, Service, active_needs, is_stale
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,9 @@ def offered_needs(kb: KnowledgeBase, today: date) -> list[str]:
     return [n for n in kb.needs if n in active]
 
 
-def ukrainian_help(kb: KnowledgeBase, comune: Comune | None, today: date) -> list[Service]:
-    """Active services for people from Ukraine that serve this comune (all, if none is known)."""
-    found = [
-        s for s in kb.services.values()
-        if not s.fallback and s.is_active(today) and UKRAINE in s.needs
-        and (comune is None or s.serves(comune))
-    ]
+def audience_services(kb: KnowledgeBase, audience: Audience, comune: Comune | None, today: date) -> list[Service]:
+    """Active services for an audience's need (people from Ukraine) that serve this comune
+    (all of them, if no comune is known), best fit first."""
+    found = [s for s in kb.services_by_need.get(audience.need, ())
+             if s.is_active(today) and (comune is None or s.serves(comune))]
     return sorted(found, key=lambda s: fit(s, comune, today)) if comune else found

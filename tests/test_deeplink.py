@@ -10,7 +10,7 @@ LANGS = ("it", "en", "uk")
 
 
 def test_ukrainian_entry_point(res):
-    assert parse("ua", res.kb, LANGS) == Preset(lang="uk", need="ukraine")
+    assert parse("ua", res.kb, LANGS) == Preset(lang="uk", need="ukraine", audience="ukraine")
 
 
 def test_school_mediator_link_for_cinisello(res):

@@ -34,7 +34,7 @@ FIRST_MESSAGES = ROOT / "tests" / "data" / "first_messages"
 LABEL_LIMIT = 40
 SHORT = [T.BUTTON_CHANGE_NEED, T.BUTTON_CHANGE_COMUNE, T.BUTTON_RESTART, T.BUTTON_MORE, T.MUNICIPIO_UNKNOWN,
          T.BUTTON_LANGUAGE, T.LIST_BUTTON, T.MORE_OPTIONS]
-COMMANDS = [T.CMD_START, T.CMD_RESTART, T.CMD_BACK, T.CMD_LANGUAGE, T.CMD_HELP, T.CMD_FORGET, T.CMD_UKRAINA]
+COMMANDS = [T.CMD_START, T.CMD_RESTART, T.CMD_BACK, T.CMD_LANGUAGE, T.CMD_HELP, T.CMD_FORGET]
 
 
 def test_sixteen_languages_are_offered(res):
@@ -64,7 +64,8 @@ def test_labels_and_commands_fit_the_channels(res, lang):
     labels = [n.label for n in res.kb.needs.values()] + [a.label for a in res.kb.ages.values()] + SHORT
     too_long = [tr(x) for x in labels if len(tr(x)) > LABEL_LIMIT]
     assert too_long == []
-    assert all(1 <= len(tr(c)) <= 256 for c in COMMANDS)  # Telegram's limits for command descriptions
+    menu = COMMANDS + [a.menu for a in res.kb.audiences.values()]
+    assert all(1 <= len(tr(c)) <= 256 for c in menu)  # Telegram's limits for command descriptions
     assert len(tr(T.BOT_DESCRIPTION)) <= 512 and len(tr(T.BOT_SHORT_DESCRIPTION)) <= 120
 
 

@@ -40,7 +40,8 @@ class Harness:
 async def tg(res, tmp_path: Path):
     store = await SessionStore.open(tmp_path / "tg.sqlite3")
     api = RecordingRequest()
-    channel = TelegramChannel(Conversation(res, store, lambda: TODAY), res.catalogs)
+    channel = TelegramChannel(Conversation(res, store, lambda: TODAY), res.catalogs,
+                              audiences=tuple(res.kb.audiences.values()))
     app = build_application(TelegramSettings(token=TOKEN), channel, request=api, updates_request=RecordingRequest())
     errors: list[BaseException] = []
 
@@ -202,7 +203,9 @@ async def test_command_menu_and_description_in_every_language(tg: Harness):
              for c in tg.api.calls if c.method == "setMyCommands"}
     assert set(menus) == {None, *tg.channel.catalogs.codes}
     names = [json.loads(c)["command"] if isinstance(c, str) else c["command"] for c in menus["uk"]]
-    assert names == ["start", "restart", "back", "language", "ukraina", "help", "forget"]
+    audiences = [a.command for a in tg.channel.conversation.resources.kb.audiences.values()]
+    assert names == ["start", "restart", "back", "language", *audiences, "help", "forget"]
+    assert "ukraina" in names  # the Ukrainian entry point of knowledge/audiences.yaml
     descriptions = {c.params.get("language_code") for c in tg.api.calls if c.method == "setMyDescription"}
     assert descriptions == {None, *tg.channel.catalogs.codes}
 

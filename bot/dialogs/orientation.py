@@ -58,14 +58,13 @@ from bot.dialogs.model import (
 from bot.i18n import FSI, PDI, RLM, Catalogs, Translator, rtl_lines
 from bot.knowledge import Comune, KnowledgeBase, Service
 from bot.matching import (
-    UKRAINE,
     Query,
     alternatives,
     asks_municipio,
+    audience_services,
     choose_services,
     in_area,
     offered_needs,
-    ukrainian_help,
 )
 from bot.text import clean_user_text, normalize
 from bot.understanding import ComuneMatch, Understanding
@@ -225,13 +224,24 @@ def _next_buttons(tr: Translator) -> tuple[Button, ...]:
 
 
 def _found(s: Session, ctx: Ctx) -> tuple[list[Service], list[Service]]:
-    """(services for the need, services for people from Ukraine shown too), best fit first."""
+    """(services for the need, services of the user's audiences shown too), best fit first.
+
+    Someone who speaks an audience's language (Ukrainian) or asks for its need also sees the
+    services for that need (help for people from Ukraine), after the others.
+    """
     kb, q = ctx.kb, _query(s, ctx)
     found = choose_services(kb, q, ctx.today)
     extra: list[Service] = []
-    if s.lang == "uk" or q.need == UKRAINE:
-        extra = [sv for sv in ukrainian_help(kb, q.comune, ctx.today) if sv not in found]
+    for audience in kb.audience_of(s.lang, q.need):
+        extra += [sv for sv in audience_services(kb, audience, q.comune, ctx.today)
+                  if sv not in found and sv not in extra]
     return found, extra
+
+
+def _heading_for(service: Service, s: Session, ctx: Ctx) -> str:
+    """The heading before an audience's services among the others ("Per chi viene dall'Ucraina...")."""
+    audience = next(a for a in ctx.kb.audience_of(s.lang, s.need) if a.need in service.needs)
+    return ctx.tr(s)(audience.also)
 
 
 def results(s: Session, ctx: Ctx) -> Reply:
@@ -253,7 +263,7 @@ def results(s: Session, ctx: Ctx) -> Reply:
             sections.append(Section(tr(T.RESULTS_OTHER_NEEDS, comune=q.comune.name)))
     for sv in shown:
         if sv is next((x for x in shown if x in extra), None):  # before the first of them
-            sections.append(Section(tr(T.UKRAINE_TOO)))
+            sections.append(Section(_heading_for(sv, s, ctx)))
         why = why_line(sv, kb, q.comune, q.age, q.need, tr) if sv in found else None
         sections.append(_card(sv, ctx, tr, why))
     if len(found) + len(extra) > FULL_CARDS:
@@ -305,9 +315,9 @@ def outside_area(s: Session, comune: Comune, ctx: Ctx) -> Reply:
     """A real place where the cooperative has no service: say so, and what can still help."""
     tr, kb = ctx.tr(s), ctx.kb
     sections = [Section(tr(T.OUTSIDE_AREA, comune=comune.name))]
-    shown = []
-    if s.lang == "uk" or s.need == UKRAINE:
-        shown = ukrainian_help(kb, comune, ctx.today)
+    shown: list[Service] = []
+    for audience in kb.audience_of(s.lang, s.need):
+        shown += [sv for sv in audience_services(kb, audience, comune, ctx.today) if sv not in shown]
     shown.append(kb.fallback)
     sections += [_card(sv, ctx, tr) for sv in shown]
     lines = [(kb.lines or {})[line] for line in kb.outside_lines]
@@ -547,7 +557,8 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
         fresh = fresh.evolve(lang=preset.lang, lang_source="link")
     tr = ctx.tr(fresh)
     replies: list[Reply] = []
-    replies.append(msg(tr(T.WELCOME_UKRAINE if preset.need == UKRAINE else T.WELCOME)))
+    audience = (ctx.kb.audiences or {}).get(preset.audience or "")
+    replies.append(msg(tr(audience.welcome) if audience else tr(T.WELCOME)))
     if preset.age:
         fresh = fresh.with_slot("age", preset.age)
     if preset.need and preset.need in ctx.offered_needs():
@@ -565,9 +576,12 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     return advance(fresh, ctx, replies)
 
 
-def ukraina(s: Session, event: Event, ctx: Ctx) -> Outcome:
-    """/ukraina: the Ukrainian entry point, same as the deep link `ua`."""
-    return start(s, Command("start", "ua"), ctx)
+def enter_audience(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """An audience's command (/ukraina): the same as its deep link (`ua`)."""
+    assert isinstance(event, Command)
+    name = event.name.lower().lstrip("/")
+    audience = next(a for a in (ctx.kb.audiences or {}).values() if a.command == name)
+    return start(s, Command("start", audience.payload), ctx)
 
 
 def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -670,7 +684,7 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "press"): press,
     # Commands, and what is not text.
     (ANY, "start"): start,
-    (ANY, "ukraina"): ukraina,
+    (ANY, "audience"): enter_audience,  # /ukraina: the commands of knowledge/audiences.yaml
     (ANY, "restart"): restart,
     (ANY, "back"): back,
     (ANY, "language"): open_language_menu,
@@ -682,10 +696,10 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "resume"): resume,
 }
 
-COMMANDS = frozenset({"start", "ukraina", "restart", "back", "language", "help", "forget"})
+COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget"})
 
 
-def event_kind(event: Event) -> str:
+def event_kind(event: Event, kb: KnowledgeBase) -> str:
     match event:
         case Text():
             return "text"
@@ -693,7 +707,10 @@ def event_kind(event: Event) -> str:
             return "press"
         case Command(name=name):
             name = name.lower().lstrip("/")
-            return name if name in COMMANDS else "unknown-command"
+            if name in COMMANDS:
+                return name
+            audience = any(a.command == name for a in (kb.audiences or {}).values())
+            return "audience" if audience else "unknown-command"
         case Location():
             return "location"
         case Resume():
@@ -740,7 +757,7 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     open now and when it opens next).
     """
     s = _language_from_client(_still_valid(session or Session(), res), event, res.catalogs)
-    kind = event_kind(event)
+    kind = event_kind(event, res.kb)
     handler = TRANSITIONS.get((s.state, kind)) or TRANSITIONS.get((ANY, kind), unknown_command)
     ctx = Ctx(res, when.date(), when) if isinstance(when, datetime) else Ctx(res, when)
     new, replies = handler(s, event, ctx)

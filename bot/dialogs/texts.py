@@ -9,7 +9,6 @@ from bot.i18n import N_
 
 WELCOME = N_("Ciao! Sono Orienta, il bot della cooperativa Progetto Integrazione. "
              "Ti aiuto a trovare il servizio giusto per te. Ti faccio 3 domande.")
-WELCOME_UKRAINE = N_("Ciao! Ti aiuto a trovare aiuto per chi viene dall'Ucraina.")
 WELCOME_BACK = N_("Bentornato! Continuiamo da dove eravamo.")
 
 UNDERSTOOD = N_("Ho capito: %(what)s.")
@@ -51,7 +50,6 @@ NEED_NOT_ACTIVE = N_("Per ora non conosco un servizio attivo per: %(need)s.")
 SAFETY_THEN = N_("Se vuoi, ti aiuto anche a trovare un servizio della cooperativa.")
 RESULTS_OTHER_NEEDS = N_("A %(comune)s ci sono servizi per queste cose. Tocca un pulsante:")
 RESULTS_ALWAYS = N_("Puoi sempre chiedere alla cooperativa:")
-UKRAINE_TOO = N_("Per chi viene dall'Ucraina c'è anche:")
 RESULTS_NEXT = N_("Vuoi cercare altro?")
 
 WHY = N_("Va bene per te: %(place)s, %(age)s, %(need)s.")
@@ -111,7 +109,6 @@ CMD_BACK = N_("Torna alla domanda prima")
 CMD_LANGUAGE = N_("Cambia lingua")
 CMD_HELP = N_("Come funziona")
 CMD_FORGET = N_("Cancella i tuoi dati")
-CMD_UKRAINA = N_("Aiuto per chi viene dall'Ucraina")
 PRIVATE_ONLY = N_("Rispondo solo nelle chat private. Scrivimi qui: %(link)s")
 # Menus where a channel shows options as a list (WhatsApp): the button that opens it, and
 # the row that shows the next options when they do not fit.

@@ -41,6 +41,7 @@ from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Text
 from bot.handlers.layout import pack
 from bot.i18n import Catalogs
+from bot.knowledge import Audience
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ SEND_ATTEMPTS = 4  # a send failing on the network is tried again, with growing 
 NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "animation", "document",
                   "contact", "poll", "dice", "venue", "game", "story")
 
-# The command menu, in the order Telegram shows it.
+# The command menu, in the order Telegram shows it; the audiences' commands (/ukraina) come
+# after /language, from knowledge/audiences.yaml.
 COMMANDS = (
     ("start", T.CMD_START), ("restart", T.CMD_RESTART), ("back", T.CMD_BACK),
-    ("language", T.CMD_LANGUAGE), ("ukraina", T.CMD_UKRAINA), ("help", T.CMD_HELP),
-    ("forget", T.CMD_FORGET),
+    ("language", T.CMD_LANGUAGE), ("help", T.CMD_HELP), ("forget", T.CMD_FORGET),
 )
 
 
@@ -157,10 +158,13 @@ async def with_retries(send: Callable[[], Awaitable[Any]], what: str) -> Any:
 class TelegramChannel:
     """Handlers for one Application, around one Conversation."""
 
-    def __init__(self, conversation: Conversation | None, catalogs: Catalogs, username: str | None = None):
+    def __init__(self, conversation: Conversation | None, catalogs: Catalogs, username: str | None = None,
+                 audiences: tuple[Audience, ...] = ()):
         # The conversation may be attached in post_init, once the event loop (and the
         # database connection that lives in it) exists.
         self.conversation, self.catalogs, self.username = conversation, catalogs, username
+        at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
+        self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
 
     @property
     def _conversation(self) -> Conversation:
@@ -239,7 +243,7 @@ class TelegramChannel:
         for code in (None, *self.catalogs.codes):
             tr = self.catalogs.get(code or "en")
             try:
-                await bot.set_my_commands([BotCommand(name, tr(text)) for name, text in COMMANDS],
+                await bot.set_my_commands([BotCommand(name, tr(text)) for name, text in self.commands],
                                           language_code=code)
                 await bot.set_my_description(tr(T.BOT_DESCRIPTION), language_code=code)
                 await bot.set_my_short_description(tr(T.BOT_SHORT_DESCRIPTION), language_code=code)
@@ -291,7 +295,8 @@ def serve(config: Config, settings: TelegramSettings, *, webhook_url: str | None
         raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
     resources = load_resources(config)
     state: dict[str, SessionStore] = {}
-    channel = TelegramChannel(None, resources.catalogs, settings.username)
+    channel = TelegramChannel(None, resources.catalogs, settings.username,
+                              tuple((resources.kb.audiences or {}).values()))
 
     async def post_init(application: Application) -> None:
         state["store"] = store = await SessionStore.open(config.db_path)

@@ -10,6 +10,7 @@ from bot.knowledge.load import load, load_gazetteer
 from bot.knowledge.model import (
     AgeGroup,
     Ambito,
+    Audience,
     Comune,
     Contact,
     Hours,
@@ -27,7 +28,7 @@ from bot.knowledge.model import (
 )
 
 __all__ = [
-    "AgeGroup", "Ambito", "Comune", "Contact", "Hours", "HoursBlock", "KnowledgeBase", "KnowledgeError",
+    "AgeGroup", "Ambito", "Audience", "Comune", "Contact", "Hours", "HoursBlock", "KnowledgeBase", "KnowledgeError",
     "Need", "NumberWords", "Problem", "SafetyTopic", "Service", "Slot", "Source", "active_needs", "is_stale",
     "load", "load_gazetteer", "operator_warnings",
 ]

@@ -27,6 +27,7 @@ from bot.knowledge.model import (
     WEEKDAYS,
     AgeGroup,
     Ambito,
+    Audience,
     Comune,
     Contact,
     Hours,
@@ -609,6 +610,44 @@ def _load_safety(root: Path, problems: list[Problem], places: _Places) -> _Safet
     return _Safety(lines, topics, outside)
 
 
+_AUDIENCE_FIELDS = ("id", "payload", "command", "lang", "need", "welcome", "menu", "also")
+
+
+def _load_audiences(root: Path, problems: list[Problem], needs: Mapping[str, Need]) -> dict[str, Audience]:
+    """audiences.yaml: entry points of their own (payload, command, language, need, texts)."""
+    rel = "audiences.yaml"
+    if not (root / rel).exists():
+        return {}
+    data = _read_yaml(root / rel, root, problems)
+    audiences: dict[str, Audience] = {}
+    items = data.get("audiences") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        if data is not None:
+            problems.append(Problem("error", rel, "", "audiences", "must be a list of audiences"))
+        return audiences
+    seen: dict[str, set[str]] = {"payload": set(), "command": set()}
+    for i, item in enumerate(items):
+        r = _Reader(problems, rel, str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}")
+        if not isinstance(item, dict):
+            r.error("", f"each audience must be a mapping with {', '.join(_AUDIENCE_FIELDS)}")
+            continue
+        values = {key: r.text(item, key) for key in _AUDIENCE_FIELDS}
+        for key in ("payload", "command"):
+            value = values[key]
+            if value and not re.fullmatch(r"[a-z0-9]{2,20}", value):
+                r.error(key, f"'{value}' must be 2-20 lower-case letters or digits (links and commands carry it)")
+            elif value in seen[key]:
+                r.error(key, f"'{value}' is used by another audience")
+            seen[key].add(value or "")
+        if values["need"] and values["need"] not in needs:
+            r.error("need", f"'{values['need']}' is not a need of needs.yaml ({', '.join(needs)})")
+        for extra in sorted(set(item) - set(_AUDIENCE_FIELDS)):
+            r.error(str(extra), f"is not a known field ({', '.join(_AUDIENCE_FIELDS)})")
+        if all(values.values()):
+            audiences[values["id"]] = Audience(**values)  # type: ignore[arg-type]
+    return audiences
+
+
 def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     """Load and check the whole knowledge base; raise KnowledgeError listing every error."""
     problems: list[Problem] = []
@@ -630,6 +669,7 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     needs = {n.id: replace(n, keywords=words.keywords.get(n.id, {})) for n in needs.values()}
     topics = {tid: SafetyTopic(tid, text, ids, words.safety.get(tid, {}))
               for tid, (text, ids) in safety.topics.items()}
+    audiences = _load_audiences(root, problems, needs)
     ages = _load_ages(root, problems)
     areas = _load_areas(root, problems, places)
     services: dict[str, Service] = {}
@@ -655,5 +695,5 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         extra_aliases=areas.aliases, common_words=areas.common, covered=covered,
         year_words=words.years, month_words=words.months, numbers=words.numbers,
         works_in=areas.works_in, works_in_provinces=areas.works_in_provinces, patron_days=areas.patron_days,
-        lines=safety.lines, safety=topics, outside_lines=safety.outside,
+        lines=safety.lines, safety=topics, outside_lines=safety.outside, audiences=audiences,
     )

@@ -190,6 +190,22 @@ class SafetyTopic:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """An entry point of its own (the Ukrainian one): a link payload and a command that open
+    the bot in `lang` with `need` chosen; the need's services are shown to all who speak
+    `lang` or ask for `need`, after the others, under the heading `also`."""
+
+    id: str
+    payload: str
+    command: str
+    lang: str
+    need: str
+    welcome: str
+    menu: str  # its line in the command menu
+    also: str
+
+
+@dataclass(frozen=True)
 class NumberWords:
     """Number words of one language: units (0-19) and tens, for ages typed as words."""
 
@@ -221,6 +237,7 @@ class KnowledgeBase:
     lines: Mapping[str, Service] | None = None  # national lines for danger and outside the area
     safety: Mapping[str, SafetyTopic] | None = None
     outside_lines: tuple[str, ...] = ()  # lines shown to a family outside the area
+    audiences: Mapping[str, Audience] | None = None  # id -> audience, in file order
 
     @cached_property
     def services_by_need(self) -> Mapping[str, tuple[Service, ...]]:
@@ -237,6 +254,9 @@ class KnowledgeBase:
         out += [(n.label, "needs.yaml", n.id, "label") for n in self.needs.values()]
         out += [(a.label, "ages.yaml", a.id, "label") for a in self.ages.values()]
         out += [(t.text, "safety.yaml", t.id, "text") for t in (self.safety or {}).values()]
+        for a in (self.audiences or {}).values():
+            out += [(a.welcome, "audiences.yaml", a.id, "welcome"), (a.menu, "audiences.yaml", a.id, "menu"),
+                    (a.also, "audiences.yaml", a.id, "also")]
         for s in (*self.services.values(), *(self.lines or {}).values()):
             out.append((s.summary, s.file, s.id, "summary"))
             out += [(n, s.file, s.id, "notes") for n in s.notes]
@@ -245,6 +265,10 @@ class KnowledgeBase:
                 out.append((s.hours.note, s.file, s.id, "hours.note"))
             out += [(b.label, s.file, s.id, "hours.label") for b in s.hours.blocks if b.label]
         return out
+
+    def audience_of(self, lang: str | None, need: str | None) -> list[Audience]:
+        """The audiences a user belongs to: by the language they speak or the need they ask."""
+        return [a for a in (self.audiences or {}).values() if a.lang == lang or a.need == need]
 
     def cooperative_works_in(self, comune: Comune) -> bool:
         """The cooperative works here: a service of it, or a place its own page names."""
