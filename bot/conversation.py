@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 
 from bot.dialogs import texts as T
-from bot.dialogs.model import Event, Reply, Section
-from bot.dialogs.orientation import Resources, step
+from bot.dialogs.model import Event, Reply, Resources, Section
+from bot.dialogs.orientation import step
 from bot.storage import SessionStore
 
 log = logging.getLogger(__name__)

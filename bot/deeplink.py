@@ -61,7 +61,7 @@ def parse(payload: str, kb: KnowledgeBase, languages: Collection[str]) -> Preset
         elif key == "n" and value in kb.needs:
             found["need"] = value
         elif key == "a" and value.isdigit():
-            group = next((a.id for a in kb.ages.values() if a.contains(int(value))), None)
+            group = kb.age_group(int(value))
             if group:
                 found["age"] = group
         elif key == "s" and value in kb.services:

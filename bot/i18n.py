@@ -24,7 +24,6 @@ from babel.messages.pofile import read_po
 
 from bot.knowledge import Hours, Problem
 from bot.text import normalize
-from bot.understanding import Language
 
 SOURCE_LANGUAGE = "it"
 DOMAIN = "orienta"
@@ -42,6 +41,19 @@ DAY_RANGE = N_("da %(first)s a %(last)s")
 EVERY_DAY = N_("tutti i giorni")
 
 _ITALIAN_A = re.compile(r"\b([Aa]) %\((\w+)\)s")
+
+
+@dataclass(frozen=True)
+class Language:
+    """A shipped language: its name in itself (for the menu), its script, and what tells it
+    from languages of the same script in free text (its own letters, frequent words)."""
+
+    code: str
+    name: str  # in the language itself
+    script: str
+    letters: str = ""
+    words: frozenset[str] = frozenset()
+    rtl: bool = False
 
 
 @dataclass(frozen=True)

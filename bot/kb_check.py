@@ -6,6 +6,7 @@ from typing import TextIO
 
 from bot.config import Config
 from bot.i18n import load_catalogs, missing_translations
+from bot.i18n_extract import knowledge_texts
 from bot.knowledge import KnowledgeError, load, operator_warnings
 
 
@@ -21,7 +22,7 @@ def check(config: Config, out: TextIO) -> int:
     catalogs = load_catalogs(config.locales_dir)
     warnings = [
         *operator_warnings(kb, config.current_date()),
-        *missing_translations(catalogs, kb.translatable_texts()),
+        *missing_translations(catalogs, knowledge_texts(config.knowledge_dir)),
     ]
     for problem in warnings:
         print(problem, file=out)

@@ -40,7 +40,7 @@ def preset_from_args(args: argparse.Namespace, kb: KnowledgeBase, languages: tup
         raise ValueError(f"service '{args.service}' is not in knowledge/services/")
     age = None
     if args.age is not None:
-        age = next((a.id for a in kb.ages.values() if a.contains(args.age)), None)
+        age = kb.age_group(args.age)
         if age is None:
             raise ValueError(f"age {args.age} is not in any age group")
     audience = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Config
-from bot.dialogs.orientation import Resources
+from bot.dialogs.model import Resources
 from bot.hours import italian_holidays, patron_holidays
 from bot.i18n import load_catalogs
 from bot.knowledge import load

@@ -27,6 +27,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from bot.i18n import Language
 from bot.knowledge import Comune, KnowledgeBase
 from bot.text import latin, normalize
 
@@ -52,16 +53,6 @@ class ComuneMatch:
     @property
     def comune(self) -> Comune:
         return self.comuni[0]
-
-
-@dataclass(frozen=True)
-class Language:
-    code: str
-    name: str  # in the language itself
-    script: str
-    letters: str = ""
-    words: frozenset[str] = frozenset()
-    rtl: bool = False
 
 
 def _name_variants(name: str) -> set[str]:
@@ -335,7 +326,7 @@ class Understanding:
         return None
 
     def age_group(self, years: int) -> str | None:
-        return next((a.id for a in self.kb.ages.values() if a.contains(years)), None)
+        return self.kb.age_group(years)
 
     # ------------------------------------------------------------------ need
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT, Config
-from bot.dialogs.model import Command, Event, Press, Reply, Session, Text
-from bot.dialogs.orientation import Resources, step
+from bot.dialogs.model import Command, Event, Press, Reply, Resources, Session, Text
+from bot.dialogs.orientation import step
 from bot.resources import load_resources
 
 # The day these tests describe. Services' periods are absolute dates, so the tests pin it.

@@ -13,6 +13,7 @@ from bot import i18n
 from bot.config import ROOT
 from bot.dialogs import texts as T
 from bot.i18n import catalog_path
+from bot.i18n_extract import knowledge_texts
 from tests.conftest import Chat
 
 LOCALES = ROOT / "locales"
@@ -26,7 +27,7 @@ def _catalog(lang: str):
 
 def _italian_texts(res) -> list[str]:
     ui = [v for k, v in vars(T).items() if k.isupper() and isinstance(v, str)] + [i18n.DAY_RANGE, i18n.EVERY_DAY]
-    return ui + [text for text, *_ in res.kb.translatable_texts()]
+    return ui + [text for text, *_ in knowledge_texts(ROOT / "knowledge")]
 
 
 @pytest.mark.parametrize("lang", SHIPPED)

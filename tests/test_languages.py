@@ -20,6 +20,7 @@ from bot.config import ROOT
 from bot.dialogs import texts as T
 from bot.dialogs.model import Press
 from bot.i18n import FSI, PDI, RLM, catalog_path
+from bot.i18n_extract import knowledge_texts
 from tests.conftest import Chat
 
 LOCALES = ROOT / "locales"
@@ -48,7 +49,7 @@ def test_catalog_complete_with_matching_placeholders_and_a_review_note(res, lang
         catalog = read_po(fh)
     translated = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
     ui = [v for k, v in vars(T).items() if k.isupper() and isinstance(v, str)]
-    kb = [text for text, *_ in res.kb.translatable_texts()]
+    kb = [text for text, *_ in knowledge_texts(ROOT / "knowledge")]
     assert [t for t in ui + kb if t not in translated] == []
     for message in catalog:
         if message.id and message.string:

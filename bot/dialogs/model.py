@@ -6,8 +6,14 @@ events from their platform's updates and render replies within their platform's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date
 from typing import Any, Literal
+
+from bot.i18n import Catalogs
+from bot.knowledge import KnowledgeBase
+from bot.understanding import Understanding
 
 # ------------------------------------------------------------------ events
 
@@ -137,3 +143,21 @@ class Session:
             if key in clean:
                 clean[key] = tuple(clean[key] or ())
         return cls(**clean)
+
+
+# ------------------------------------------------------------------ what a step reads
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the dialog reads but never changes: knowledge, understanding, languages."""
+
+    kb: KnowledgeBase
+    nlu: Understanding
+    catalogs: Catalogs
+    holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
+    local_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)  # ISTAT -> patron days
+    # Questions depend only on (state, language, choices, day): built once, then reused.
+    questions: dict[tuple[object, ...], Reply] = field(default_factory=dict, compare=False)
+    # Needs offered as buttons depend only on the day (services start and end on dates).
+    offered: dict[date, list[str]] = field(default_factory=dict, compare=False)

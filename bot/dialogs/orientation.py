@@ -35,8 +35,8 @@ user" (/forget): the caller deletes what it stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -50,6 +50,7 @@ from bot.dialogs.model import (
     Location,
     Press,
     Reply,
+    Resources,
     Resume,
     Section,
     Session,
@@ -67,7 +68,7 @@ from bot.matching import (
     offered_needs,
 )
 from bot.text import clean_user_text, normalize
-from bot.understanding import ComuneMatch, Understanding
+from bot.understanding import ComuneMatch
 
 
 class State(StrEnum):
@@ -87,21 +88,6 @@ ECHO_LIMIT = 40  # characters of the user's text quoted back
 LABEL_LIMIT = 64  # longer text cannot be a button's label
 FULL_CARDS = 2  # services shown in full; the others are buttons, so one message fits a screen
 SAFETY_TOPICS_SHOWN = 2
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What the dialog reads but never changes: knowledge, understanding, languages."""
-
-    kb: KnowledgeBase
-    nlu: Understanding
-    catalogs: Catalogs
-    holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
-    local_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)  # ISTAT -> patron days
-    # Questions depend only on (state, language, choices, day): built once, then reused.
-    questions: dict[tuple[object, ...], Reply] = field(default_factory=dict, compare=False)
-    # Needs offered as buttons depend only on the day (services start and end on dates).
-    offered: dict[date, list[str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

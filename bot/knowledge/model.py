@@ -248,23 +248,9 @@ class KnowledgeBase:
     def fallback(self) -> Service:
         return next(s for s in self.services.values() if s.fallback)
 
-    def translatable_texts(self) -> list[tuple[str, str, str, str]]:
-        """Every text of the knowledge base a user reads: (text, file, entry, field)."""
-        out: list[tuple[str, str, str, str]] = []
-        out += [(n.label, "needs.yaml", n.id, "label") for n in self.needs.values()]
-        out += [(a.label, "ages.yaml", a.id, "label") for a in self.ages.values()]
-        out += [(t.text, "safety.yaml", t.id, "text") for t in (self.safety or {}).values()]
-        for a in (self.audiences or {}).values():
-            out += [(a.welcome, "audiences.yaml", a.id, "welcome"), (a.menu, "audiences.yaml", a.id, "menu"),
-                    (a.also, "audiences.yaml", a.id, "also")]
-        for s in (*self.services.values(), *(self.lines or {}).values()):
-            out.append((s.summary, s.file, s.id, "summary"))
-            out += [(n, s.file, s.id, "notes") for n in s.notes]
-            out += [(c.note, s.file, s.id, "contacts.note") for c in s.contacts if c.note]
-            if s.hours.note:
-                out.append((s.hours.note, s.file, s.id, "hours.note"))
-            out += [(b.label, s.file, s.id, "hours.label") for b in s.hours.blocks if b.label]
-        return out
+    def age_group(self, years: int) -> str | None:
+        """The id of the age group that holds this age, if any (groups have no gaps)."""
+        return next((a.id for a in self.ages.values() if a.contains(years)), None)
 
     def audience_of(self, lang: str | None, need: str | None) -> list[Audience]:
         """The audiences a user belongs to: by the language they speak or the need they ask."""
