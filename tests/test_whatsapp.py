@@ -31,6 +31,7 @@ from bot.handlers.whatsapp import (
 from bot.storage import SessionStore
 from tests.conftest import TODAY
 from tests.test_hostile import ROUTES
+from tests.test_languages import ORDER as LANGUAGES
 
 SETTINGS = WhatsAppSettings(phone_id="1234567890", token="graph-token", verify_token="verify-me",
                             app_secret="app-secret-for-tests", api_url="https://graph.example.test")
@@ -182,8 +183,7 @@ def test_missing_settings_are_named():
         WhatsAppSettings.from_env({"WHATSAPP_PHONE_ID": "1", "WHATSAPP_TOKEN": "t", "WHATSAPP_VERIFY_TOKEN": "v"})
 
 
-@pytest.mark.parametrize("lang", ["it", "en", "fr", "es", "ar", "uk", "ru", "zh", "fil", "bn", "ur", "ps", "sq", "ro",
-                                  "si", "ti"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_question_fits_whatsapp_limits_in_every_language(res, lang):
     for state, route in ROUTES.items():
         session, replies = None, []
