@@ -54,7 +54,7 @@ def dialog_turns_per_second(res) -> float:
         for dialog in DIALOGS:
             session = None
             for event in dialog:
-                session, _ = step(session, event, res, TODAY)
+                session, _, _ = step(session, event, res, TODAY)
                 turns += 1
     return turns / (time.perf_counter() - start)
 

@@ -102,7 +102,7 @@ def script_messages() -> list[list[tuple[str, Any]]]:
     resources = load_resources(Config.from_env({}))
     session, out = None, []
     for event in (Command("start"), *(Press(data) for data in PRESSES)):
-        session, replies = step(session, event, resources, TODAY)
+        session, replies, _ = step(session, event, resources, TODAY)
         out.append(render(replies))
     return out
 

@@ -57,6 +57,7 @@ async def _chat(args: argparse.Namespace, config: Config) -> None:
     store = await SessionStore.open(args.db or config.db_path)
     try:
         conversation = Conversation(resources, store, config.clock)
+        await conversation.resume_effects()
         await console.run(conversation, user_id=args.user, lang=args.lang, start=args.start, as_json=args.json)
     finally:
         await store.close()

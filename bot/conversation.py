@@ -1,4 +1,4 @@
-"""One turn for one user: load the session, step the dialog, save, return the replies.
+"""One turn for one user: load the session, step the dialog, save, do its effects, return the replies.
 
 The only place where the pure dialog meets storage. Turns of the same user run one at a
 time (a per-user lock), so two quick messages cannot overwrite each other's answers; a bug
@@ -16,6 +16,7 @@ from datetime import date, datetime
 from bot.dialogs import texts as T
 from bot.dialogs.model import Event, Reply, Resources, Section
 from bot.dialogs.orientation import step
+from bot.effects import carry_out
 from bot.storage import SessionStore
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Conversation:
                 return []
             session = turn.session
             try:
-                new, replies = step(session, event, self.resources, self.clock())
+                new, replies, effects = step(session, event, self.resources, self.clock())
             except Exception:
                 # No message text or names in the log: only what failed and where.
                 log.exception("dialog step failed (channel=%s, state=%s, event=%s)",
@@ -59,8 +60,14 @@ class Conversation:
             if new is None:
                 await self.store.delete(channel, user_id, seen=once)
             else:
-                await self.store.save(channel, user_id, new, seen=(*turn.seen, once) if once else turn.seen)
+                pending = await self.store.save(channel, user_id, new, seen=(*turn.seen, once) if once else turn.seen,
+                                                effects=effects)
+                await carry_out(self.store, pending)
             return replies
+
+    async def resume_effects(self) -> None:
+        """At start-up: carry out the effects a crash left saved but not done."""
+        await carry_out(self.store, await self.store.pending_effects())
 
     async def has_session(self, channel: str, user_id: str) -> bool:
         return await self.store.load(channel, user_id) is not None

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
 
-from bot.dialogs.model import Session
+from bot.dialogs.model import Effect, Session
 
 _SCHEMA = (
     """
@@ -39,9 +40,42 @@ _SCHEMA = (
         seen_at TEXT NOT NULL
     )
     """,
+    # Effects of turns (bot.effects): written with the session that decided them, deleted
+    # when done, so a crash in between is repaired at the next start. No user id.
+    """
+    CREATE TABLE IF NOT EXISTS effects (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
+    # Results shown, counted by day and what was asked: nothing points back to a family.
+    """
+    CREATE TABLE IF NOT EXISTS result_counts (
+        day       TEXT NOT NULL,
+        channel   TEXT NOT NULL,
+        lang      TEXT NOT NULL,
+        comune    TEXT NOT NULL,
+        municipio INTEGER NOT NULL DEFAULT 0,
+        age       TEXT NOT NULL,
+        need      TEXT NOT NULL,
+        services  TEXT NOT NULL,
+        shown     INTEGER NOT NULL,
+        PRIMARY KEY (day, channel, lang, comune, municipio, age, need, services)
+    )
+    """,
 )
 SEEN_RETENTION_DAYS = 7  # Telegram re-sends an unconfirmed update for at most 24 hours
 SEEN_PER_USER = 32  # recent event keys kept with a session: more than one delivery batch
+
+
+@dataclass(frozen=True)
+class PendingEffect:
+    id: int
+    channel: str
+    effect: Effect
 
 
 @dataclass(frozen=True)
@@ -103,16 +137,51 @@ class SessionStore:
     async def load(self, channel: str, user_id: str) -> Session | None:
         return (await self.load_turn(channel, user_id)).session
 
-    async def save(self, channel: str, user_id: str, session: Session, *, seen: tuple[str, ...] = ()) -> None:
-        """Store the session with the keys of its latest events, in one statement."""
-        await self._db.execute(
+    async def save(self, channel: str, user_id: str, session: Session, *, seen: tuple[str, ...] = (),
+                   effects: Sequence[Effect] = ()) -> list[PendingEffect]:
+        """Store the session with the keys of its latest events, and the turn's effects, in one
+        transaction (a single statement when there are none). Effects kept in this database
+        (counting a result) are done right here, so they happen exactly once with the turn;
+        the others are saved as pending and returned, to be carried out after the save."""
+        upsert = (
             "INSERT INTO sessions (channel, user_id, data, seen, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data, seen = excluded.seen,"
-            " updated_at = excluded.updated_at",
-            (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False),
-             json.dumps(list(seen[-SEEN_PER_USER:])), _now()),
+            " updated_at = excluded.updated_at"
         )
+        params = (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False),
+                  json.dumps(list(seen[-SEEN_PER_USER:])), _now())
+        pending: list[PendingEffect] = []
+        if not effects:
+            await self._db.execute(upsert, params)
+        else:
+            await self._db.execute("BEGIN")
+            try:
+                await self._db.execute(upsert, params)
+                for effect in effects:
+                    if effect.kind in LOCAL_EFFECTS:
+                        await self._db.execute(*LOCAL_EFFECTS[effect.kind](channel, effect))
+                        continue
+                    cursor = await self._db.execute(
+                        "INSERT INTO effects (channel, kind, data, created_at) VALUES (?, ?, ?, ?)",
+                        (channel, effect.kind, json.dumps(dict(effect.data), ensure_ascii=False), _now()))
+                    pending.append(PendingEffect(int(cursor.lastrowid or 0), channel, effect))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
         self._remember(channel, user_id, Turn(session, seen[-SEEN_PER_USER:], False))
+        return pending
+
+    async def pending_effects(self) -> list[PendingEffect]:
+        """Effects saved but not yet done (a crash came in between): oldest first."""
+        rows = await self._db.execute_fetchall("SELECT id, channel, kind, data FROM effects ORDER BY id")
+        return [PendingEffect(i, channel, Effect(kind, json.loads(data))) for i, channel, kind, data in rows]
+
+    async def done(self, pending: PendingEffect) -> None:
+        await self._db.execute("DELETE FROM effects WHERE id = ?", (pending.id,))
+
+    async def result_counts(self) -> list[tuple[object, ...]]:
+        return list(await self._db.execute_fetchall("SELECT * FROM result_counts ORDER BY day, comune, need"))
 
     async def delete(self, channel: str, user_id: str, *, seen: str | None = None) -> None:
         """/forget: nothing about the user is kept (only the key of the update that said so)."""
@@ -128,6 +197,21 @@ class SessionStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _count_result(channel: str, effect: Effect) -> tuple[str, tuple[object, ...]]:
+    """The statement that counts one result shown (no user id: day and what was asked)."""
+    d = effect.data
+    return (
+        "INSERT INTO result_counts (day, channel, lang, comune, municipio, age, need, services, shown)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET shown = shown + 1",
+        (d["day"], channel, d["lang"], d["comune"], d.get("municipio") or 0, d["age"], d["need"],
+         " ".join(sorted(d.get("services") or ()))),
+    )
+
+
+# Effects whose whole work is a write to this database: done in the turn's own transaction.
+LOCAL_EFFECTS = {"count-result": _count_result}
 
 
 def _session(data: str | None) -> Session | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT, Config
-from bot.dialogs.model import Command, Event, Press, Reply, Resources, Session, Text
+from bot.dialogs.model import Command, Effect, Event, Press, Reply, Resources, Session, Text
 from bot.dialogs.orientation import step
 from bot.resources import load_resources
 
@@ -32,10 +32,11 @@ class Chat:
     today: date = TODAY
     session: Session | None = None
     replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
     forgotten: bool = False
 
     def send(self, event: Event) -> list[Reply]:
-        self.session, self.replies = step(self.session, event, self.res, self.today)
+        self.session, self.replies, self.effects = step(self.session, event, self.res, self.today)
         self.forgotten = self.session is None
         return self.replies
 

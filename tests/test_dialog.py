@@ -205,11 +205,11 @@ def test_every_alternative_offered_leads_to_a_service(res):
         for need in offered_needs(kb, TODAY):
             session = Session(state=State.RESULTS, lang="it", comune=code, age=age, need=need, municipio=municipio,
                               filled=("comune", "age", "need"))
-            _, replies = step(session, Resume(), res, TODAY)
+            _, replies, _ = step(session, Resume(), res, TODAY)
             for button in replies[-1].buttons:
                 if button.id.startswith("n:"):
                     checked += 1
-                    _, more = step(session, Press(button.id), res, TODAY)
+                    _, more, _ = step(session, Press(button.id), res, TODAY)
                     assert more[-1].state in (State.RESULTS, State.ASK_MUNICIPIO), (code, age, need, button.id)
                     if more[-1].state == State.RESULTS:
                         assert not more[-1].text.startswith("Non ho trovato"), (code, municipio, age, button.id)
@@ -351,7 +351,7 @@ def test_typed_button_label_presses_it(chat: Chat):
 
 def test_resume_repeats_the_current_question(res):
     session = Session(state=State.ASK_AGE, lang="it", comune="108033", filled=("comune",))
-    new, replies = step(session, Resume(), res, TODAY)
+    new, replies, _ = step(session, Resume(), res, TODAY)
     assert new.comune == "108033"
     assert replies[-1].state == State.ASK_AGE
     assert "Quanti anni" in replies[-1].text
@@ -388,9 +388,9 @@ def test_session_survives_serialisation(res):
 def test_a_need_no_active_service_answers_is_not_a_button_and_typed_gets_an_honest_answer(res):
     session = replace(Session(), state=State.RESULTS, lang="it", comune="015032", age="6-14", need="school",
                       filled=("comune", "age", "need"))
-    _, replies = step(session, Resume(), res, TODAY)
+    _, replies, _ = step(session, Resume(), res, TODAY)
     assert "n:housing" not in {b.id for r in replies for b in r.buttons}
-    new, replies = step(session, Text("casa"), res, TODAY)
+    new, replies, _ = step(session, Text("casa"), res, TODAY)
     text = "\n\n".join(r.text for r in replies)
     assert "Per ora non conosco un servizio attivo per: Casa." in text
     assert "servizi sociali del tuo Comune" in text and "800 905 570" in text  # the safety net
@@ -402,7 +402,7 @@ def test_a_session_saved_with_an_age_group_that_no_longer_exists_asks_the_age_ag
     with the old id is not a crash, it is the age question again."""
     session = Session(state=State.RESULTS, lang="it", comune="015032", age="6-13", need="school",
                       filled=("comune", "age", "need"))
-    new, replies = step(session, Resume(), res, TODAY)
+    new, replies, _ = step(session, Resume(), res, TODAY)
     assert new.age is None and new.comune == "015032" and new.need == "school"
     assert replies[-1].state == State.ASK_AGE
 

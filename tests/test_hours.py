@@ -54,8 +54,8 @@ def test_public_holiday_is_closed(res):
 
 
 def _card_text(res, lang: str, when: datetime, text: str = "Paderno Dugnano, 40 anni, documenti") -> str:
-    session, _ = step(None, Command("start", "", lang), res, when)
-    session, replies = step(session, Text(text, lang), res, when)
+    session, _, _ = step(None, Command("start", "", lang), res, when)
+    session, replies, _ = step(session, Text(text, lang), res, when)
     return replies[-1].text
 
 
@@ -103,7 +103,7 @@ def test_milan_family_reunification_on_sant_ambrogio_does_not_say_open(res):
 
 
 def test_without_the_time_of_day_no_open_now_line(res):
-    session, _ = step(None, Command("start"), res, date(2026, 11, 26))
-    _, replies = step(session, Text("Paderno Dugnano, 40 anni, documenti"), res, date(2026, 11, 26))
+    session, _, _ = step(None, Command("start"), res, date(2026, 11, 26))
+    _, replies, _ = step(session, Text("Paderno Dugnano, 40 anni, documenti"), res, date(2026, 11, 26))
     assert "lunedì e giovedì 09:00–12:15" in replies[-1].text  # the card is there
     assert "Aperto adesso" not in replies[-1].text and "Apre " not in replies[-1].text

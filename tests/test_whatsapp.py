@@ -189,7 +189,7 @@ def test_every_question_fits_whatsapp_limits_in_every_language(res, lang):
         session, replies = None, []
         first = Command("start", route[0].arg if route else "", lang)
         for event in [first, *route[1:]]:
-            session, replies = step(session, event, res, TODAY)
+            session, replies, _ = step(session, event, res, TODAY)
         if state == State.START:
             continue
         assert replies[-1].state == state

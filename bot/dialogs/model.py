@@ -100,6 +100,20 @@ class Reply:
         )
 
 
+# ------------------------------------------------------------------ effects
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something a turn decided besides answering: data, carried out by the conversation
+    after the session is saved (and again after a crash, until done). `kind` names the one
+    function of `bot.effects` that carries it out; `data` is plain JSON, never a user id or
+    a message text."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+
 # ------------------------------------------------------------------ session
 
 LangSource = Literal["default", "client", "text", "user", "link"]

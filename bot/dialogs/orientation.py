@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from bot import deeplink
 from bot.dialogs import texts as T
@@ -46,6 +47,7 @@ from bot.dialogs.cards import line_card, service_card, why_line
 from bot.dialogs.model import (
     Button,
     Command,
+    Effect,
     Event,
     Location,
     Press,
@@ -736,8 +738,15 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
 # ------------------------------------------------------------------ the step
 
 
-def step(session: Session | None, event: Event, res: Resources, when: date | datetime) -> Outcome:
-    """One turn of the conversation: the new session (None: forget the user) and the replies.
+class Turn(NamedTuple):
+    session: Session | None  # None: forget the user
+    replies: list[Reply]
+    effects: list[Effect]
+
+
+def step(session: Session | None, event: Event, res: Resources, when: date | datetime) -> Turn:
+    """One turn of the conversation: the new session (None: forget the user), the replies,
+    and the effects to carry out once the session is saved.
 
     `when` is today's date, or the current time in Milan (then cards say whether a desk is
     open now and when it opens next).
@@ -751,7 +760,24 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     lang, state = final.lang or res.catalogs.default, str(final.state)
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
-    return new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies]
+    effects = _effects(s, new, replies, ctx)
+    return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies], effects)
+
+
+def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: Ctx) -> list[Effect]:
+    """What a turn does besides answering: results shown count once, anonymously (day,
+    language, place, age group, need, services shown or none), for the cooperative's report."""
+    if after is None or after.state != State.RESULTS:
+        return []
+    asked = ("comune", "age", "need", "municipio")
+    if before.state == State.RESULTS and all(getattr(before, k) == getattr(after, k) for k in asked):
+        return []  # the same results again (a page of them, /help): not a new request
+    shown = next((r.services for r in reversed(replies) if r.services), ())
+    return [Effect("count-result", {
+        "day": ctx.today.isoformat(), "lang": after.lang or ctx.res.catalogs.default, "comune": after.comune,
+        "municipio": after.municipio or None, "age": after.age, "need": after.need,
+        "services": [sid for sid in shown if sid in ctx.kb.services and not ctx.kb.services[sid].fallback],
+    })]
 
 
 def _still_valid(s: Session, res: Resources) -> Session:

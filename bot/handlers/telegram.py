@@ -301,6 +301,7 @@ def serve(config: Config, settings: TelegramSettings, *, webhook_url: str | None
     async def post_init(application: Application) -> None:
         state["store"] = store = await SessionStore.open(config.db_path)
         channel.conversation = Conversation(resources, store, config.clock)
+        await channel.conversation.resume_effects()
         await channel.describe_bot(application)
 
     async def post_shutdown(application: Application) -> None:

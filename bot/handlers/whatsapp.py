@@ -320,6 +320,7 @@ def serve(config: Any, settings: WhatsAppSettings, host: str, port: int) -> None
     async def lifespan(app: Starlette):
         store = await SessionStore.open(config.db_path)
         channel.conversation = Conversation(resources, store, config.clock)
+        await channel.conversation.resume_effects()
         try:
             yield
         finally:

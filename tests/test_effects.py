@@ -1,0 +1,109 @@
+"""Effects of a turn: data from the pure dialog, saved with the session, done once, repaired
+after a crash. The first kind: an anonymous count of the results shown."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from bot.conversation import Conversation
+from bot.dialogs.model import Command, Effect, Session, Text
+from bot.dialogs.orientation import step
+from bot.effects import known_kinds
+from bot.storage import SessionStore
+from tests.conftest import TODAY, Chat
+
+
+def test_results_shown_give_one_anonymous_count_effect(res):
+    chat = Chat(res)
+    chat.start()
+    chat.say("Bresso, 9 anni, scuola")
+    assert chat.effects == [Effect("count-result", {
+        "day": TODAY.isoformat(), "lang": "it", "comune": "015032", "municipio": None, "age": "6-14",
+        "need": "school", "services": ["cinisello-scuola"]})]
+    chat.command("help")  # the same results again: not a new request
+    assert chat.effects == []
+    chat.press("Altro bisogno")
+    assert chat.effects == []  # a question, not results
+    chat.press("Documenti e permesso di soggiorno")
+    assert chat.effects[0].data["need"] == "documents"
+
+
+def test_nothing_found_is_counted_too_with_no_services(res):
+    chat = Chat(res)
+    chat.start()
+    chat.say("Pavia")
+    chat.say("30")
+    chat.press("Documenti e permesso di soggiorno")
+    assert chat.effects[0].data["services"] == []  # unmet: what the funders' report is for
+
+
+def test_every_kind_of_effect_the_dialog_makes_has_a_handler(res):
+    chat = Chat(res)
+    chat.start()
+    chat.say("Milano, mia figlia ha 7 anni, scuola")
+    chat.press("Municipio 2")
+    assert {e.kind for e in chat.effects} <= known_kinds()
+
+
+async def test_a_turn_counts_once_and_nothing_points_back_to_the_user(res, tmp_path: Path):
+    db = tmp_path / "s.sqlite3"
+    store = await SessionStore.open(db)
+    conversation = Conversation(res, store, lambda: TODAY)
+    for text in ("Ciao", "Bresso, 9 anni, scuola"):
+        await conversation.handle("telegram", "user-4242", Text(text))
+    await conversation.handle("telegram", "user-4242", Command("help"))
+    counts = await store.result_counts()
+    assert await store.pending_effects() == []
+    await store.close()
+    assert [(c[1], c[3], c[5], c[6], c[7], c[8]) for c in counts] == [
+        ("telegram", "015032", "6-14", "school", "cinisello-scuola", 1)]
+    dump = "\n".join(sqlite3.connect(db).iterdump())
+    effects_and_counts = [line for line in dump.splitlines() if "result_counts" in line or "effects" in line]
+    assert not any("user-4242" in line for line in effects_and_counts)
+
+
+async def test_a_count_is_in_the_turns_own_transaction_so_a_crash_cannot_lose_or_double_it(res, tmp_path: Path):
+    db = tmp_path / "s.sqlite3"
+    store = await SessionStore.open(db)
+    session, _, effects = step(None, Text("Bresso, 9 anni, scuola"), res, TODAY)
+    assert effects
+    assert await store.save("whatsapp", "u1", session, effects=effects) == []  # nothing left to do
+    await store.close()  # the process dies right after the save
+
+    store = await SessionStore.open(db)
+    await Conversation(res, store, lambda: TODAY).resume_effects()  # the next start
+    assert [c[-1] for c in await store.result_counts()] == [1]
+    assert await store.load("whatsapp", "u1") == session
+    await store.close()
+
+
+async def test_an_effect_saved_but_not_done_is_carried_out_at_the_next_start(res, tmp_path: Path, monkeypatch):
+    from bot import effects as effects_module
+
+    done: list[dict] = []
+
+    async def remember(store, pending):
+        done.append(dict(pending.effect.data))
+        await store.done(pending)
+
+    monkeypatch.setitem(effects_module.HANDLERS, "test-notify", remember)
+    db = tmp_path / "s.sqlite3"
+    store = await SessionStore.open(db)
+    await store.save("telegram", "u1", Session(), effects=[Effect("test-notify", {"n": 1})])  # then a crash
+    await store.close()
+    store = await SessionStore.open(db)
+    await Conversation(res, store, lambda: TODAY).resume_effects()
+    await Conversation(res, store, lambda: TODAY).resume_effects()  # a second start does nothing more
+    assert done == [{"n": 1}] and await store.pending_effects() == []
+    await store.close()
+
+
+async def test_an_effect_with_no_handler_stays_pending_and_the_turn_is_answered(res, tmp_path: Path):
+    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    pending = await store.save("console", "u", Session(), effects=[Effect("from-a-newer-version", {})])
+    from bot.effects import carry_out
+
+    await carry_out(store, pending)
+    assert [p.effect.kind for p in await store.pending_effects()] == ["from-a-newer-version"]
+    await store.close()
