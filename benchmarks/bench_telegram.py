@@ -38,9 +38,9 @@ from telegram.ext import (  # noqa: E402
     PicklePersistence,
 )
 
-from bot.config import Config  # noqa: E402
+from bot.channels.telegram import NO_PREVIEW, TelegramChannel, build_application  # noqa: E402
+from bot.config import Config, TelegramSettings  # noqa: E402
 from bot.conversation import Conversation  # noqa: E402
-from bot.handlers.telegram import NO_PREVIEW, TelegramChannel, TelegramSettings, build_application  # noqa: E402
 from bot.resources import load_resources  # noqa: E402
 from bot.storage import SessionStore  # noqa: E402
 from tests.telegram_fakes import TOKEN, RecordingRequest, Updates  # noqa: E402
@@ -95,9 +95,9 @@ SCRIPT: list[list[tuple[str, Any]]] = []
 
 
 def script_messages() -> list[list[tuple[str, Any]]]:
+    from bot.channels.telegram import render
     from bot.dialogs.model import Command, Press
     from bot.dialogs.orientation import step
-    from bot.handlers.telegram import render
 
     resources = load_resources(Config.from_env({}))
     session, out = None, []

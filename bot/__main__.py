@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
 
 from bot.config import Config, SettingsError
-from bot.knowledge import KnowledgeError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,66 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _chat(args: argparse.Namespace, config: Config) -> None:
-    from bot.conversation import Conversation
-    from bot.handlers import console
-    from bot.resources import load_resources
-    from bot.storage import SessionStore
-
-    resources = load_resources(config)
-    store = await SessionStore.open(args.db or config.db_path)
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        conversation = Conversation(resources, store, config.clock)
-        await conversation.resume_effects()
-        await console.run(conversation, user_id=args.user, lang=args.lang, start=args.start, as_json=args.json)
-    finally:
-        await store.close()
-
-
-def _serve(run) -> int:
-    """Start a channel: settings or knowledge-base errors are said in plain lines, no traceback."""
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
-    try:
-        run()
+        config = Config.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KnowledgeError as exc:
-        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
-
-
-def _telegram(args: argparse.Namespace, config: Config) -> int:
-    from bot.handlers.telegram import TelegramSettings, serve
-
-    def run() -> None:
-        settings = TelegramSettings.from_env(dict(os.environ))
-        listen = args.listen or os.environ.get("WEBHOOK_LISTEN") or "0.0.0.0"
-        port = args.port or int(os.environ.get("PORT") or 8443)
-        serve(config, settings, webhook_url=args.webhook, listen=listen, port=port)
-
-    return _serve(run)
-
-
-def _whatsapp(args: argparse.Namespace, config: Config) -> int:
-    from bot.handlers.whatsapp import WhatsAppSettings, serve
-
-    def run() -> None:
-        settings = WhatsAppSettings.from_env(dict(os.environ))
-        host = args.host or os.environ.get("HOST") or "0.0.0.0"
-        serve(config, settings, host, args.port or int(os.environ.get("PORT") or 8000))
-
-    return _serve(run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    config = Config.from_env()
     if args.command == "kb":
         from bot.kb_check import check
 
@@ -115,19 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         from bot.links import main as link_main
 
         return link_main(args, config)
+    from bot import app
+
     if args.command == "telegram":
-        return _telegram(args, config)
+        return app.telegram(config, webhook=args.webhook, listen=args.listen, port=args.port)
     if args.command == "whatsapp":
-        return _whatsapp(args, config)
-    try:
-        asyncio.run(_chat(args, config))
-    except KnowledgeError as exc:
-        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
-        print(exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    return 0
+        return app.whatsapp(config, host=args.host, port=args.port)
+    return app.chat(config, db=args.db, user=args.user, lang=args.lang, start=args.start, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Settings, all from the environment, in one place (twelve-factor style).
 
 Every setting has a default that runs the console chat on a fresh clone with no token and
-no network.
+no network; a channel's settings are read only when that channel starts, and a missing or
+malformed one is one `SettingsError` line that says what to set. No other module reads the
+environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -27,6 +30,8 @@ class Config:
     knowledge_dir: Path  # BOT_KNOWLEDGE
     locales_dir: Path  # BOT_LOCALES
     today: date | None  # BOT_TODAY (YYYY-MM-DD): pin the date, for tests and demos
+    bot_username: str | None = None  # TELEGRAM_BOT_USERNAME: for operators' links
+    whatsapp_number: str | None = None  # WHATSAPP_NUMBER: for operators' wa.me links
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -36,7 +41,9 @@ class Config:
             db_path=Path(env.get("BOT_DB") or "orienta.sqlite3"),
             knowledge_dir=Path(env.get("BOT_KNOWLEDGE") or ROOT / "knowledge"),
             locales_dir=Path(env.get("BOT_LOCALES") or ROOT / "locales"),
-            today=date.fromisoformat(today) if today else None,
+            today=_day(today) if today else None,
+            bot_username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None,
+            whatsapp_number=(env.get("WHATSAPP_NUMBER") or "").strip() or None,
         )
 
     def current_date(self) -> date:
@@ -46,3 +53,75 @@ class Config:
     def clock(self) -> date | datetime:
         """What the dialog is told about time: the pinned date, or the time now in Milan."""
         return self.today or datetime.now(TIMEZONE).replace(tzinfo=None)
+
+
+def env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"BOT_TODAY='{value}' is not a date: write YYYY-MM-DD, or unset it.") from None
+
+
+def _port(env: dict[str, str], default: int) -> int:
+    value = (env.get("PORT") or "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and 0 < int(value) < 65536):
+        raise SettingsError(f"PORT='{value}' is not a port number (1-65535).")
+    return int(value)
+
+
+TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
+SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    base_url: str | None = None  # a self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot
+    webhook_secret: str | None = None
+    username: str | None = None  # for links in notices; learnt from getMe otherwise
+    listen: str = "0.0.0.0"  # WEBHOOK_LISTEN: where PTB's webhook server listens
+    port: int = 8443  # PORT
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> TelegramSettings:
+        token = (env.get("TELEGRAM_TOKEN") or "").strip()
+        if not token:
+            raise SettingsError("TELEGRAM_TOKEN is not set: put the token @BotFather gave you in TELEGRAM_TOKEN.")
+        if not TOKEN.fullmatch(token):
+            raise SettingsError("TELEGRAM_TOKEN does not look like a bot token (123456789:ABC...): "
+                                "copy it again from @BotFather.")
+        secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip() or None
+        if secret is not None and not SECRET.fullmatch(secret):
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET may use only A-Z a-z 0-9 _ - (1 to 256 characters).")
+        return cls(token=token, base_url=(env.get("TELEGRAM_BASE_URL") or "").strip() or None,
+                   webhook_secret=secret, username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None,
+                   listen=(env.get("WEBHOOK_LISTEN") or "").strip() or "0.0.0.0",
+                   port=_port(env, 8443))
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    phone_id: str
+    token: str
+    verify_token: str
+    app_secret: str
+    api_url: str = "https://graph.facebook.com"
+    host: str = "0.0.0.0"  # HOST: where the webhook server listens
+    port: int = 8000  # PORT
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> WhatsAppSettings:
+        names = ("WHATSAPP_PHONE_ID", "WHATSAPP_TOKEN", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET")
+        missing = [n for n in names if not (env.get(n) or "").strip()]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)} not set: copy them from your Meta app's WhatsApp settings "
+                                "(the app secret is required: every webhook call is checked with it).")
+        return cls(*(env[n].strip() for n in names),
+                   api_url=(env.get("WHATSAPP_API_URL") or "https://graph.facebook.com").strip(),
+                   host=(env.get("HOST") or "").strip() or "0.0.0.0", port=_port(env, 8000))

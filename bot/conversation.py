@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime
 
 from bot.dialogs import texts as T
@@ -20,6 +20,9 @@ from bot.effects import carry_out
 from bot.storage import SessionStore
 
 log = logging.getLogger(__name__)
+
+# Opens the store and yields a Conversation over it, closed on exit (see `bot.app`).
+OpenConversation = Callable[[], AbstractAsyncContextManager["Conversation"]]
 
 
 class Conversation:

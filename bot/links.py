@@ -8,7 +8,6 @@ The payload grammar is `bot.deeplink`; the URL comes from PTB's own helper.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -79,8 +78,8 @@ def write_qr(url: str, basename: Path) -> list[Path]:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    username = args.bot or os.environ.get("TELEGRAM_BOT_USERNAME")
-    number = args.whatsapp or os.environ.get("WHATSAPP_NUMBER")
+    username = args.bot or config.bot_username
+    number = args.whatsapp or config.whatsapp_number
     if not username and not number:
         print("error: name the bot with --bot USERNAME (or TELEGRAM_BOT_USERNAME), and/or its WhatsApp number "
               "with --whatsapp NUMBER (or WHATSAPP_NUMBER)", file=sys.stderr)

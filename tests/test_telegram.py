@@ -10,15 +10,15 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-from bot.conversation import Conversation
-from bot.dialogs.model import Reply, Section
-from bot.handlers.telegram import (
+from bot.channels.telegram import (
     SettingsError,
     TelegramChannel,
-    TelegramSettings,
     build_application,
     render,
 )
+from bot.config import TelegramSettings
+from bot.conversation import Conversation
+from bot.dialogs.model import Reply, Section
 from bot.storage import SessionStore
 from tests.conftest import TODAY
 from tests.telegram_fakes import TOKEN, RecordingRequest, Updates

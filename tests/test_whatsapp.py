@@ -11,10 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.conversation import Conversation
-from bot.dialogs.model import Command
-from bot.dialogs.orientation import State, step
-from bot.handlers.whatsapp import (
+from bot.channels.whatsapp import (
     BODY_LIMIT,
     BUTTON_TITLE,
     LIST_BUTTON,
@@ -22,12 +19,14 @@ from bot.handlers.whatsapp import (
     ROW_DESCRIPTION,
     ROW_TITLE,
     TEXT_LIMIT,
-    SettingsError,
     WhatsAppChannel,
-    WhatsAppSettings,
     create_app,
     render,
 )
+from bot.config import SettingsError, WhatsAppSettings
+from bot.conversation import Conversation
+from bot.dialogs.model import Command
+from bot.dialogs.orientation import State, step
 from bot.storage import SessionStore
 from tests.conftest import TODAY
 from tests.test_hostile import ROUTES
@@ -233,3 +232,27 @@ async def test_a_menu_longer_than_a_list_is_paged(wa: Webhook):
     page_two = wa.graph.messages()[-1]["interactive"]["action"]["sections"][0]["rows"]
     ids = [r["id"] for r in rows[:-1]] + [r["id"] for r in page_two if not r["id"].startswith("more:")]
     assert len(set(ids)) == len(ids) and "l:ti" in ids  # every language once, the last one too
+
+
+async def test_paging_needs_no_memory_in_the_channel_so_a_restart_keeps_it(res, tmp_path: Path):
+    """The options of a page come from the dialog again: a new process pages as the old one."""
+    graph, db = GraphApi(), tmp_path / "wa.sqlite3"
+    for round_ in ("before", "after a restart"):
+        store = await SessionStore.open(db)
+        channel = WhatsAppChannel(SETTINGS, Conversation(res, store, lambda: TODAY), res.catalogs,
+                                  session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
+                                     base_url="http://127.0.0.1") as client:
+            wa = Webhook(client, graph)
+            wa.n = 100 if round_ != "before" else 0
+            if round_ == "before":
+                await wa.text("Ciao")
+                await wa.text("/language")
+            else:
+                await wa.choose("more:1")
+                rows = graph.messages()[-1]["interactive"]["action"]["sections"][0]["rows"]
+                assert "l:ti" in [r["id"] for r in rows], round_
+                await wa.choose("more:\u0661")  # not an ASCII page number: the first page, no crash
+                rows = graph.messages()[-1]["interactive"]["action"]["sections"][0]["rows"]
+                assert rows[0]["id"] == "l:it"
+        await store.close()

@@ -65,7 +65,14 @@ class Resume:
     client_lang: str | None = None
 
 
-Event = Text | Press | Command | Location | Other | Resume
+@dataclass(frozen=True)
+class Repeat:
+    """Show the question on screen again, as it is (a channel paging a long menu)."""
+
+    client_lang: str | None = None
+
+
+Event = Text | Press | Command | Location | Other | Resume | Repeat
 
 # ------------------------------------------------------------------ replies
 
@@ -91,6 +98,7 @@ class Reply:
     services: tuple[str, ...] = ()  # ids of the services shown
     lang: str = "it"
     state: str = ""
+    numbered: bool = True  # a typed number presses a button; False where it is a value (an age)
 
     @property
     def text(self) -> str:

@@ -51,6 +51,7 @@ from bot.dialogs.model import (
     Event,
     Location,
     Press,
+    Repeat,
     Reply,
     Resources,
     Resume,
@@ -174,7 +175,8 @@ def _ask(s: Session, ctx: Ctx) -> Reply:
             return msg(text, buttons=buttons)
         case State.ASK_AGE:
             buttons = tuple(Button(f"a:{a.id}", tr(a.label)) for a in kb.ages.values())
-            return msg(tr(T.ASK_AGE), tr(T.ASK_AGE_HINT), buttons=buttons)
+            # A typed "3" is three years old, not the third button.
+            return replace(msg(tr(T.ASK_AGE), tr(T.ASK_AGE_HINT), buttons=buttons), numbered=False)
         case State.ASK_NEED:
             buttons = tuple(Button(f"n:{n}", tr(kb.needs[n].label)) for n in ctx.offered_needs())
             return msg(tr(T.ASK_NEED), tr(T.ASK_NEED_HINT), buttons=buttons)
@@ -647,6 +649,13 @@ def location(s: Session, event: Event, ctx: Ctx) -> Outcome:
     return advance(s, ctx, replies)
 
 
+def repeat(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """The question on screen again, nothing else (a channel pages its options)."""
+    if s.state == State.START:
+        return start(s, Command("start"), ctx)
+    return s, [question(s, ctx)]
+
+
 def resume(s: Session, event: Event, ctx: Ctx) -> Outcome:
     if s.state == State.START:
         return start(s, Command("start"), ctx)
@@ -682,6 +691,7 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "location"): location,
     (ANY, "other"): not_text,
     (ANY, "resume"): resume,
+    (ANY, "repeat"): repeat,
 }
 
 COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget"})
@@ -703,6 +713,8 @@ def event_kind(event: Event, kb: KnowledgeBase) -> str:
             return "location"
         case Resume():
             return "resume"
+        case Repeat():
+            return "repeat"
         case _:
             return "other"
 
@@ -761,7 +773,7 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
     effects = _effects(s, new, replies, ctx)
-    return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state) for r in replies], effects)
+    return Turn(new, [replace(r, lang=lang, state=state) for r in replies], effects)
 
 
 def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: Ctx) -> list[Effect]:

@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +30,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.config import SettingsError
-from bot.conversation import Conversation
+from bot.channels.base import MORE, Channel, pack, page_of, text_event
+from bot.config import WhatsAppSettings
+from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
-from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resume, Text
-from bot.handlers.layout import pack
+from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs, Translator
 
 log = logging.getLogger(__name__)
@@ -51,27 +50,6 @@ LIST_ROWS = 10
 WINDOW_SECONDS = 24 * 3600
 # The prefilled message of a wa.me link: "Orienta #lar_c015077_nschool" starts with that preset.
 PREFILLED = re.compile(r"^\s*orienta\s*#([A-Za-z0-9_-]{1,64})\s*$", re.IGNORECASE)
-MORE = "more:"  # a list row that shows the next page of options
-OPTIONS_REMEMBERED = 10_000
-
-
-@dataclass(frozen=True)
-class WhatsAppSettings:
-    phone_id: str
-    token: str
-    verify_token: str
-    app_secret: str
-    api_url: str = "https://graph.facebook.com"
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> WhatsAppSettings:
-        names = ("WHATSAPP_PHONE_ID", "WHATSAPP_TOKEN", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET")
-        missing = [n for n in names if not (env.get(n) or "").strip()]
-        if missing:
-            raise SettingsError(f"{', '.join(missing)} not set: copy them from your Meta app's WhatsApp settings "
-                                "(the app secret is required: every webhook call is checked with it).")
-        return cls(*(env[n].strip() for n in names),
-                   api_url=(env.get("WHATSAPP_API_URL") or "https://graph.facebook.com").strip())
 
 
 # ------------------------------------------------------------------ payload -> events
@@ -106,10 +84,7 @@ def to_event(message: dict[str, Any]) -> Event | None:
         preset = PREFILLED.match(text)
         if preset:
             return Command("start", preset.group(1))
-        if text.startswith("/") and len(text) > 1:
-            name, _, arg = text[1:].partition(" ")
-            return Command(name.lower(), arg.strip())
-        return Text(text)
+        return text_event(text)
     if kind == "interactive":
         interactive = message.get("interactive") or {}
         reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
@@ -200,20 +175,21 @@ def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
     return header is not None and hmac.compare_digest(expected, header.strip())
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(Channel):
+    name = CHANNEL
+
     def __init__(self, settings: WhatsAppSettings, conversation: Conversation | None, catalogs: Catalogs,
                  session: httpx.AsyncClient | None = None, clock=time.time):
         from pywa_async import WhatsApp
 
-        self.settings, self.conversation, self.catalogs, self.clock = settings, conversation, catalogs, clock
+        super().__init__(conversation, catalogs)
+        self.settings, self.clock = settings, clock
         self.session = session or httpx.AsyncClient(timeout=20)
         self.wa = WhatsApp(phone_id=settings.phone_id, token=settings.token, session=self.session, server=None,
                            verify_token=settings.verify_token, app_secret=settings.app_secret)
         # WHATSAPP_API_URL: a proxy or a local fake Graph API in place of Meta's.
         api = httpx.URL(settings.api_url.rstrip("/") + "/")
         self.session.base_url = api.join(self.session.base_url.path.lstrip("/"))
-        # user -> (language, options on screen), for "more options"; the oldest are dropped.
-        self._options: OrderedDict[str, tuple[str, tuple[Button, ...]]] = OrderedDict()
 
     async def verify(self, request: Request) -> Response:
         """Meta's GET challenge when the webhook is registered."""
@@ -251,33 +227,24 @@ class WhatsAppChannel:
         if isinstance(event, Press) and event.data.startswith(MORE):
             await self._next_page(message.user_id, event.data)
             return
-        replies = await self.conversation.handle(CHANNEL, message.user_id, event,
-                                                 once=f"{CHANNEL}:message:{message.message_id}")
-        if not replies:
-            return
-        tr = self.catalogs.get(replies[-1].lang)
-        self._remember(message.user_id, replies[-1])
-        await self.send(message.user_id, render(replies, tr))
-
-    def _remember(self, user_id: str, reply: Reply) -> None:
-        self._options[user_id] = (reply.lang, reply.buttons)
-        self._options.move_to_end(user_id)
-        while len(self._options) > OPTIONS_REMEMBERED:
-            self._options.popitem(last=False)
+        replies = await self.turn(message.user_id, event, once=f"{CHANNEL}:message:{message.message_id}")
+        if replies:
+            await self.send(message.user_id, render(replies, self.translator(replies)))
 
     async def _next_page(self, user_id: str, data: str) -> None:
-        remembered = self._options.get(user_id)
-        if remembered is None or not data[len(MORE):].isdigit():
-            # After a restart the options are not in memory: ask the current question again.
-            replies = await self.conversation.handle(CHANNEL, user_id, Resume()) if self.conversation else []
-            if replies:
-                tr = self.catalogs.get(replies[-1].lang)
-                self._remember(user_id, replies[-1])
-                await self.send(user_id, render(replies[-1:], tr))
+        """A "more options" row: the question on screen, asked of the dialog again, at that page
+        (a forged or stale page number gets the first one)."""
+        replies = await self.options_again(user_id)
+        if not replies:
             return
-        lang, buttons = remembered
-        tr = self.catalogs.get(lang)
-        page = int(data[len(MORE):])
+        page = page_of(data) or 0
+        buttons = replies[-1].buttons
+        if page * (LIST_ROWS - 1) >= len(buttons):
+            page = 0
+        tr = self.translator(replies)
+        if page == 0:
+            await self.send(user_id, render(replies[-1:], tr))
+            return
         rows = tuple(options_page(buttons, page, tr))
         await self.send(user_id, [Outgoing(shorten(tr(T.MORE_OPTIONS), BODY_LIMIT), rows=rows,
                                            list_button=shorten(tr(T.LIST_BUTTON), LIST_BUTTON))])
@@ -304,28 +271,20 @@ def create_app(channel: WhatsAppChannel, path: str = "/webhook") -> Starlette:
     ])
 
 
-def serve(config: Any, settings: WhatsAppSettings, host: str, port: int) -> None:
+def serve(settings: WhatsAppSettings, resources: Resources, conversation: OpenConversation) -> None:
     """Run the webhook server (uvicorn) until stopped."""
     import contextlib
 
     import uvicorn
 
-    from bot.resources import load_resources
-    from bot.storage import SessionStore
-
-    resources = load_resources(config)
     channel = WhatsAppChannel(settings, None, resources.catalogs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        store = await SessionStore.open(config.db_path)
-        channel.conversation = Conversation(resources, store, config.clock)
-        await channel.conversation.resume_effects()
-        try:
+        async with conversation() as opened:
+            channel.conversation = opened
             yield
-        finally:
-            await store.close()
 
     app = create_app(channel)
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

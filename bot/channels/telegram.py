@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -35,11 +33,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.config import Config, SettingsError
-from bot.conversation import Conversation
+from bot.channels.base import Channel, pack, text_event
+from bot.config import SettingsError, TelegramSettings
+from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
-from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Text
-from bot.handlers.layout import pack
+from bot.dialogs.model import Button, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
 
@@ -47,8 +45,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
-TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
-SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not push the card off screen
 SEND_ATTEMPTS = 4  # a send failing on the network is tried again, with growing pauses
 NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "animation", "document",
@@ -60,28 +56,6 @@ COMMANDS = (
     ("start", T.CMD_START), ("restart", T.CMD_RESTART), ("back", T.CMD_BACK),
     ("language", T.CMD_LANGUAGE), ("help", T.CMD_HELP), ("forget", T.CMD_FORGET),
 )
-
-
-@dataclass(frozen=True)
-class TelegramSettings:
-    token: str
-    base_url: str | None = None  # a self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot
-    webhook_secret: str | None = None
-    username: str | None = None  # for links in notices; learnt from getMe otherwise
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> TelegramSettings:
-        token = (env.get("TELEGRAM_TOKEN") or "").strip()
-        if not token:
-            raise SettingsError("TELEGRAM_TOKEN is not set: put the token @BotFather gave you in TELEGRAM_TOKEN.")
-        if not TOKEN.fullmatch(token):
-            raise SettingsError("TELEGRAM_TOKEN does not look like a bot token (123456789:ABC...): "
-                                "copy it again from @BotFather.")
-        secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip() or None
-        if secret is not None and not SECRET.fullmatch(secret):
-            raise SettingsError("TELEGRAM_WEBHOOK_SECRET may use only A-Z a-z 0-9 _ - (1 to 256 characters).")
-        return cls(token=token, base_url=(env.get("TELEGRAM_BASE_URL") or "").strip() or None,
-                   webhook_secret=secret, username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None)
 
 
 # ------------------------------------------------------------------ update -> event
@@ -97,11 +71,7 @@ def to_event(update: Update) -> Event | None:
     if message is None:
         return None
     if message.text is not None:
-        text = message.text
-        if text.startswith("/") and len(text) > 1:
-            head, _, arg = text[1:].partition(" ")
-            return Command(head.split("@")[0].lower(), arg.strip(), lang)
-        return Text(text, lang)
+        return text_event(message.text, lang)
     if message.location is not None:
         return Location(message.location.latitude, message.location.longitude, lang)
     kind = next((k for k in NOT_TEXT_KINDS if getattr(message, k, None)), "other")
@@ -155,22 +125,19 @@ async def with_retries(send: Callable[[], Awaitable[Any]], what: str) -> Any:
     return None
 
 
-class TelegramChannel:
+class TelegramChannel(Channel):
     """Handlers for one Application, around one Conversation."""
+
+    name = CHANNEL
 
     def __init__(self, conversation: Conversation | None, catalogs: Catalogs, username: str | None = None,
                  audiences: tuple[Audience, ...] = ()):
         # The conversation may be attached in post_init, once the event loop (and the
         # database connection that lives in it) exists.
-        self.conversation, self.catalogs, self.username = conversation, catalogs, username
+        super().__init__(conversation, catalogs)
+        self.username = username
         at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
         self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
-
-    @property
-    def _conversation(self) -> Conversation:
-        if self.conversation is None:
-            raise RuntimeError("the channel has no conversation attached")
-        return self.conversation
 
     def _tr(self, update: Update):
         user = update.effective_user
@@ -199,9 +166,7 @@ class TelegramChannel:
                 await query.edit_message_reply_markup(reply_markup=None)
             except TelegramError as exc:  # too old, already edited...: the dialog still judges the press
                 log.info("could not remove a keyboard (%s)", type(exc).__name__)
-        replies = await self._conversation.handle(
-            CHANNEL, str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}"
-        )
+        replies = await self.turn(str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}")
         if not replies:
             return
         for text, markup in render(replies):
@@ -217,7 +182,7 @@ class TelegramChannel:
         chat = update.effective_chat
         if update.message is None or chat is None:
             return
-        if not await self._conversation.store.first_time(f"{CHANNEL}:group:{chat.id}"):
+        if not await self.attached.store.first_time(f"{CHANNEL}:group:{chat.id}"):
             return
         username = self.username or context.bot.username
         text = self._tr(update)(T.PRIVATE_ONLY, link=f"https://t.me/{username}")
@@ -283,35 +248,30 @@ def build_application(
     return application
 
 
-def serve(config: Config, settings: TelegramSettings, *, webhook_url: str | None = None,
-          listen: str = "127.0.0.1", port: int = 8443) -> None:
+def serve(settings: TelegramSettings, resources: Resources, conversation: OpenConversation, *,
+          webhook_url: str | None = None) -> None:
     """Run the bot until stopped: long polling, or PTB's webhook server behind `webhook_url`."""
+    from contextlib import AsyncExitStack
     from urllib.parse import urlparse
-
-    from bot.resources import load_resources
-    from bot.storage import SessionStore
 
     if webhook_url and not settings.webhook_secret:
         raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
-    resources = load_resources(config)
-    state: dict[str, SessionStore] = {}
     channel = TelegramChannel(None, resources.catalogs, settings.username,
                               tuple((resources.kb.audiences or {}).values()))
+    stack = AsyncExitStack()
 
     async def post_init(application: Application) -> None:
-        state["store"] = store = await SessionStore.open(config.db_path)
-        channel.conversation = Conversation(resources, store, config.clock)
-        await channel.conversation.resume_effects()
+        # The store opens in PTB's event loop, where the conversation will run.
+        channel.conversation = await stack.enter_async_context(conversation())
         await channel.describe_bot(application)
 
     async def post_shutdown(application: Application) -> None:
-        if "store" in state:
-            await state["store"].close()
+        await stack.aclose()
 
     application = build_application(settings, channel, post_init=post_init, post_shutdown=post_shutdown)
     if webhook_url:
         application.run_webhook(
-            listen=listen, port=port, url_path=urlparse(webhook_url).path.lstrip("/"),
+            listen=settings.listen, port=settings.port, url_path=urlparse(webhook_url).path.lstrip("/"),
             webhook_url=webhook_url, secret_token=settings.webhook_secret,
             allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1,
         )

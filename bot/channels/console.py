@@ -13,6 +13,7 @@ import json
 import sys
 from typing import TextIO
 
+from bot.channels.base import Channel, numbered_choices, text_event
 from bot.conversation import Conversation
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resume, Text
 from bot.text import normalize
@@ -21,35 +22,32 @@ CHANNEL = "console"
 PHONE_ONLY = {"sticker", "photo", "voice", "video", "document"}
 
 
-UNNUMBERED_STATES = {"ask_age"}  # where a typed number means itself
-
-
-def numbered(reply: Reply) -> bool:
-    return reply.state not in UNNUMBERED_STATES
-
-
 def to_event(line: str, buttons: tuple[Button, ...], client_lang: str | None, *, by_number: bool = True) -> Event:
-    """A typed line as the event a phone would send."""
+    """A typed line as the event a phone would send: a shown button's number or label is a
+    press, `/location LAT LON` a shared place, `/sticker` and the like what phones send."""
     stripped = line.strip()
-    if by_number and stripped.isdigit() and 1 <= int(stripped) <= len(buttons):
+    if by_number and stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(buttons):
         return Press(buttons[int(stripped) - 1].id, client_lang)
     typed = normalize(stripped)
     for button in buttons:
         if typed and normalize(button.label) == typed:
             return Press(button.id, client_lang)
-    if stripped.startswith("/") and len(stripped) > 1:
-        name, _, arg = stripped[1:].partition(" ")
-        name = name.split("@")[0].lower()
-        if name in PHONE_ONLY:
-            return Other(name, client_lang)
-        if name == "location":
+    event = text_event(stripped, client_lang)
+    if isinstance(event, Command):
+        if event.name in PHONE_ONLY:
+            return Other(event.name, client_lang)
+        if event.name == "location":
             try:
-                lat, lon = (float(x) for x in arg.split())
+                lat, lon = (float(x) for x in event.arg.split())
                 return Location(lat, lon, client_lang)
             except ValueError:
                 pass
-        return Command(name, arg.strip(), client_lang)
+        return event
     return Text(line, client_lang)
+
+
+class ConsoleChannel(Channel):
+    name = CHANNEL
 
 
 def render(reply: Reply, as_json: bool) -> str:
@@ -61,12 +59,7 @@ def render(reply: Reply, as_json: bool) -> str:
             "lang": reply.lang,
             "state": reply.state,
         }, ensure_ascii=False)
-    lines = [reply.text]
-    if numbered(reply):
-        lines += [f"  {i}. {b.label}" for i, b in enumerate(reply.buttons, 1)]
-    else:
-        lines += [f"  • {b.label}" for b in reply.buttons]
-    return "\n".join(lines) + "\n"
+    return "\n".join([reply.text, *numbered_choices(reply)]) + "\n"
 
 
 async def run(
@@ -80,15 +73,16 @@ async def run(
     stdout: TextIO = sys.stdout,
 ) -> None:
     interactive = stdin.isatty() and not as_json
+    channel = ConsoleChannel(conversation, conversation.resources.catalogs)
     buttons: tuple[Button, ...] = ()
     by_number = True
 
     async def send(event: Event) -> None:
         nonlocal buttons, by_number
-        for reply in await conversation.handle(CHANNEL, user_id, event):
+        for reply in await channel.turn(user_id, event):
             print(render(reply, as_json), file=stdout, flush=True)
             if reply.buttons:
-                buttons, by_number = reply.buttons, numbered(reply)
+                buttons, by_number = reply.buttons, reply.numbered
 
     if start is not None or not await conversation.has_session(CHANNEL, user_id):
         await send(Command("start", start or "", lang))

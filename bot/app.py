@@ -1,0 +1,110 @@
+"""Wiring: resources, the store and the conversation, and the channel that runs on them.
+
+The one place that knows how the parts fit: `python -m bot chat|telegram|whatsapp` comes
+here. Resources (knowledge base, understanding, catalogs) load once; the store opens in the
+event loop that will use it, effects left pending by a crash are carried out, and the
+channel runs. Settings or knowledge-base errors end in one plain line and an exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.config import Config, SettingsError, TelegramSettings, WhatsAppSettings, env
+from bot.conversation import Conversation, OpenConversation
+from bot.dialogs.model import Resources
+from bot.knowledge import KnowledgeError
+
+
+def opener(config: Config, resources: Resources, db: Path | None = None) -> OpenConversation:
+    """A function that opens the store and yields the conversation over it, then closes it."""
+
+    @asynccontextmanager
+    async def conversation() -> AsyncIterator[Conversation]:
+        from bot.storage import SessionStore
+
+        store = await SessionStore.open(db or config.db_path)
+        try:
+            opened = Conversation(resources, store, config.clock)
+            await opened.resume_effects()
+            yield opened
+        finally:
+            await store.close()
+
+    return conversation
+
+
+def _guarded(run: Callable[[], None]) -> int:
+    try:
+        run()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KnowledgeError as exc:
+        print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+
+
+def chat(config: Config, *, db: str | None, user: str, lang: str | None, start: str | None, as_json: bool) -> int:
+    """The console chat: no token, no network."""
+
+    def run() -> None:
+        from bot.channels import console
+        from bot.resources import load_resources
+
+        conversation = opener(config, load_resources(config), Path(db) if db else None)
+
+        async def main() -> None:
+            async with conversation() as opened:
+                await console.run(opened, user_id=user, lang=lang, start=start, as_json=as_json)
+
+        asyncio.run(main())
+
+    return _guarded(run)
+
+
+def telegram(config: Config, *, webhook: str | None, listen: str | None, port: int | None) -> int:
+    def run() -> None:
+        from dataclasses import replace
+
+        from bot.channels.telegram import serve
+        from bot.resources import load_resources
+
+        settings = TelegramSettings.from_env(env())
+        settings = replace(settings, listen=listen or settings.listen, port=port or settings.port)
+        _logging()
+        resources = load_resources(config)
+        serve(settings, resources, opener(config, resources), webhook_url=webhook)
+
+    return _guarded(run)
+
+
+def whatsapp(config: Config, *, host: str | None, port: int | None) -> int:
+    def run() -> None:
+        from dataclasses import replace
+
+        from bot.channels.whatsapp import serve
+        from bot.resources import load_resources
+
+        settings = WhatsAppSettings.from_env(env())
+        settings = replace(settings, host=host or settings.host, port=port or settings.port)
+        _logging()
+        resources = load_resources(config)
+        serve(settings, resources, opener(config, resources))
+
+    return _guarded(run)
