@@ -18,7 +18,7 @@ from bot import i18n
 from bot.config import ROOT
 from bot.dialogs import texts as T
 from bot.dialogs.cards import CARD_WORD_LIMIT, line_card, service_card, why_line
-from bot.dialogs.orientation import FULL_CARDS
+from bot.dialogs.results import FULL_CARDS
 from bot.i18n_extract import knowledge_texts
 from tests.conftest import TODAY, Chat
 
