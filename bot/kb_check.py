@@ -8,12 +8,14 @@ from bot.config import Config
 from bot.i18n import load_catalogs, missing_translations
 from bot.i18n_extract import knowledge_texts
 from bot.knowledge import KnowledgeError, load, operator_warnings
+from bot.understanding.words import load_words
 
 
 def check(config: Config, out: TextIO) -> int:
     """Print every problem; exit code 1 when the bot could not start, else 0."""
     try:
         kb = load(config.knowledge_dir)
+        load_words(config.knowledge_dir, kb)  # the words of free text, per language
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)

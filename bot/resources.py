@@ -8,6 +8,7 @@ from bot.hours import italian_holidays, patron_holidays
 from bot.i18n import load_catalogs
 from bot.knowledge import load
 from bot.understanding import Understanding
+from bot.understanding.words import load_words
 
 
 def load_resources(config: Config) -> Resources:
@@ -15,5 +16,6 @@ def load_resources(config: Config) -> Resources:
     kb = load(config.knowledge_dir)
     catalogs = load_catalogs(config.locales_dir)
     years = range(config.current_date().year - 1, config.current_date().year + 3)
-    return Resources(kb=kb, nlu=Understanding(kb, catalogs.languages), catalogs=catalogs,
+    words = load_words(config.knowledge_dir, kb)
+    return Resources(kb=kb, nlu=Understanding(kb, words, catalogs.languages), catalogs=catalogs,
                      holidays=italian_holidays(years), local_holidays=patron_holidays(kb, years))

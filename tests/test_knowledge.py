@@ -247,3 +247,12 @@ def test_day_ranges_are_read_as_people_write_them(text, days):
     from bot.knowledge.truth import days_named
 
     assert days_named(text) == days
+
+
+def test_a_words_file_naming_an_unknown_need_is_refused_with_file_and_field(kb_copy: Path):
+    import os
+
+    _edit(kb_copy / "words" / "en.yaml", "  school: [", "  shcool: [")
+    result = _run("kb", "check", env={**os.environ, "BOT_KNOWLEDGE": str(kb_copy)})
+    assert result.returncode == 1
+    assert "words/en.yaml: entry 'en', field 'needs.shcool': is not a need of needs.yaml" in result.stdout

@@ -18,7 +18,6 @@ from bot.knowledge.model import (
     KnowledgeBase,
     KnowledgeError,
     Need,
-    NumberWords,
     Problem,
     SafetyTopic,
     Service,
@@ -29,6 +28,6 @@ from bot.knowledge.model import (
 
 __all__ = [
     "AgeGroup", "Ambito", "Audience", "Comune", "Contact", "Hours", "HoursBlock", "KnowledgeBase", "KnowledgeError",
-    "Need", "NumberWords", "Problem", "SafetyTopic", "Service", "Slot", "Source", "active_needs", "is_stale",
+    "Need", "Problem", "SafetyTopic", "Service", "Slot", "Source", "active_needs", "is_stale",
     "load", "load_gazetteer", "operator_warnings",
 ]

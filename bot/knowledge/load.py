@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ from bot.knowledge.model import (
     KnowledgeBase,
     KnowledgeError,
     Need,
-    NumberWords,
     Problem,
     SafetyTopic,
     Service,
@@ -177,62 +176,8 @@ def _load_needs(root: Path, problems: list[Problem]) -> dict[str, Need]:
         if need_id and label:
             if need_id in needs:
                 r.error("id", "is used twice")
-            needs[need_id] = Need(need_id, label, {}, safety)
+            needs[need_id] = Need(need_id, label, safety)
     return needs
-
-
-@dataclass
-class _Words:
-    """What words/<lang>.yaml files say, merged: the vocabulary of free text."""
-
-    keywords: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # need -> lang -> words
-    safety: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # topic -> lang -> words
-    years: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    months: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    numbers: dict[str, NumberWords] = field(default_factory=dict)
-
-
-def _word_lists(data: Any, key: str, known: Mapping[str, Any], r: _Reader,
-                target: dict[str, dict[str, tuple[str, ...]]], lang: str, what: str) -> None:
-    for item_id, items in (data.get(key) or {}).items():
-        if item_id not in known:
-            r.error(f"{key}.{item_id}", f"is not {what} ({', '.join(known)})")
-            continue
-        if not isinstance(items, list):
-            r.error(f"{key}.{item_id}", "must be a list of words, e.g. [scuola, scuole]")
-            continue
-        target.setdefault(item_id, {})[lang] = tuple(w for w in (normalize(str(i)) for i in items) if w)
-
-
-def _load_words(root: Path, problems: list[Problem], needs: Mapping[str, Need],
-                topics: Mapping[str, Any]) -> _Words:
-    words = _Words()
-    for path in sorted((root / "words").glob("*.yaml")):
-        lang = path.stem
-        data = _read_yaml(path, root, problems)
-        if data is None:
-            continue
-        rel = path.relative_to(root).as_posix()
-        r = _Reader(problems, rel, lang)
-        if not isinstance(data, dict):
-            r.error("", "must be a mapping with needs, safety, ages and numbers")
-            continue
-        _word_lists(data, "needs", needs, r, words.keywords, lang, "a need of needs.yaml")
-        _word_lists(data, "safety", topics, r, words.safety, lang, "a topic of safety.yaml")
-        ages = data.get("ages") or {}
-        for kind, target in (("years", words.years), ("months", words.months)):
-            items = [normalize(str(w)) for w in ages.get(kind) or []]
-            target[lang] = tuple(sorted((w for w in items if w), key=len, reverse=True))
-        numbers = data.get("numbers") or {}
-        try:
-            words.numbers[lang] = NumberWords(
-                {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
-                {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
-                tuple(normalize(str(w)) for w in numbers.get("and") or []),
-            )
-        except (TypeError, ValueError, AttributeError):
-            r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")
-    return words
 
 
 def _load_ages(root: Path, problems: list[Problem]) -> dict[str, AgeGroup]:
@@ -661,14 +606,11 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     places = _Places(comuni)
     needs = _load_needs(root, problems)
     safety = _load_safety(root, problems, places)
-    words = _load_words(root, problems, needs, safety.topics)
     for need in needs.values():
         if need.safety and need.safety not in safety.topics:
             problems.append(Problem("error", "needs.yaml", need.id, "safety",
                                     f"'{need.safety}' is not a topic of safety.yaml ({', '.join(safety.topics)})"))
-    needs = {n.id: replace(n, keywords=words.keywords.get(n.id, {})) for n in needs.values()}
-    topics = {tid: SafetyTopic(tid, text, ids, words.safety.get(tid, {}))
-              for tid, (text, ids) in safety.topics.items()}
+    topics = {tid: SafetyTopic(tid, text, ids) for tid, (text, ids) in safety.topics.items()}
     audiences = _load_audiences(root, problems, needs)
     ages = _load_ages(root, problems)
     areas = _load_areas(root, problems, places)
@@ -693,7 +635,6 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         services=services, needs=needs, ages=ages, comuni=comuni, elsewhere=elsewhere, ambiti=areas.ambiti,
         menu_comuni=areas.menu, municipi_of=areas.municipi_of, municipi=areas.municipi,
         extra_aliases=areas.aliases, common_words=areas.common, covered=covered,
-        year_words=words.years, month_words=words.months, numbers=words.numbers,
         works_in=areas.works_in, works_in_provinces=areas.works_in_provinces, patron_days=areas.patron_days,
         lines=safety.lines, safety=topics, outside_lines=safety.outside, audiences=audiences,
     )

@@ -78,7 +78,6 @@ class Ambito:
 class Need:
     id: str
     label: str
-    keywords: Mapping[str, tuple[str, ...]]  # language -> normalised words and phrases
     safety: str | None = None  # the safety topic to answer with when no service is active for it
 
 
@@ -181,12 +180,12 @@ class Service:
 @dataclass(frozen=True)
 class SafetyTopic:
     """Something the cooperative does not cover but a family may face today (violence, a night
-    without a roof): recognised in free text and answered first with the lines that exist."""
+    without a roof): recognised in free text (its words: `bot.understanding.words`) and
+    answered first with the lines that exist."""
 
     id: str
     text: str
     lines: tuple[str, ...]  # ids of KnowledgeBase.lines, in the order shown
-    keywords: Mapping[str, tuple[str, ...]]  # language -> normalised words and phrases
 
 
 @dataclass(frozen=True)
@@ -206,15 +205,6 @@ class Audience:
 
 
 @dataclass(frozen=True)
-class NumberWords:
-    """Number words of one language: units (0-19) and tens, for ages typed as words."""
-
-    units: Mapping[str, int]
-    tens: Mapping[str, int]
-    joiners: tuple[str, ...] = ()  # words between tens and units: "njëzet e pesë", "douăzeci și cinci"
-
-
-@dataclass(frozen=True)
 class KnowledgeBase:
     services: Mapping[str, Service]
     needs: Mapping[str, Need]
@@ -228,9 +218,6 @@ class KnowledgeBase:
     extra_aliases: Mapping[str, tuple[str, ...]]  # ISTAT code -> names people type
     common_words: frozenset[str]  # names that are everyday words: not places inside a sentence
     covered: frozenset[str]  # ISTAT codes where some service of the cooperative is (see `load`)
-    year_words: Mapping[str, tuple[str, ...]]
-    month_words: Mapping[str, tuple[str, ...]]
-    numbers: Mapping[str, NumberWords]
     works_in: frozenset[str] = frozenset()  # ISTAT codes the cooperative says it works in
     works_in_provinces: frozenset[str] = frozenset()  # "Milano e provincia"
     patron_days: Mapping[str, tuple[int, int]] | None = None  # ISTAT code -> (month, day)

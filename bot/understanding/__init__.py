@@ -30,6 +30,7 @@ from rapidfuzz import fuzz, process
 from bot.i18n import Language
 from bot.knowledge import Comune, KnowledgeBase
 from bot.text import latin, normalize
+from bot.understanding.words import Words
 
 _SAINT = re.compile(r"\b(san|santo|santa|sant|s)\b")
 FUZZY_CUTOFF = 82.0  # the whole message, when the bot asked for the comune
@@ -74,7 +75,7 @@ def _ngrams(tokens: list[str], longest: int) -> Iterable[tuple[int, int, str]]:
 class Understanding:
     """Indexes over one knowledge base, answering what a message says."""
 
-    def __init__(self, kb: KnowledgeBase, languages: Iterable[Language] = ()):
+    def __init__(self, kb: KnowledgeBase, vocabulary: Words, languages: Iterable[Language] = ()):
         self.kb = kb
         self.languages = tuple(languages)
         self._exact: dict[str, set[str]] = defaultdict(set)
@@ -106,19 +107,19 @@ class Understanding:
             k for k in self._fuzzy_keys
             if (self._exact.get(k) or self._first_word.get(k, set())) & kb.covered
         ]
-        self._needs = _Vocabulary({n.id: n.keywords for n in kb.needs.values()})
-        self._safety = _Vocabulary({t.id: t.keywords for t in (kb.safety or {}).values()})
-        self._year_words = sorted({w for ws in kb.year_words.values() for w in ws}, key=len, reverse=True)
-        self._month_words = sorted({w for ws in kb.month_words.values() for w in ws}, key=len, reverse=True)
+        self._needs = _Vocabulary({n: vocabulary.needs.get(n, {}) for n in kb.needs})
+        self._safety = _Vocabulary({t: vocabulary.safety.get(t, {}) for t in kb.safety or {}})
+        self._year_words = sorted({w for ws in vocabulary.years.values() for w in ws}, key=len, reverse=True)
+        self._month_words = sorted({w for ws in vocabulary.months.values() for w in ws}, key=len, reverse=True)
         units = "|".join(re.escape(w) for w in self._year_words + self._month_words)
         self._age_pattern = re.compile(rf"(?<!\d)(\d{{1,3}}) ?({units})\b")
         self._number_words: dict[str, int] = {}
         self._tens: dict[str, int] = {}
         self._joiners: set[str] = set()
-        for words in kb.numbers.values():
-            self._number_words.update(words.units)
-            self._tens.update(words.tens)
-            self._joiners.update(words.joiners)
+        for number_words in vocabulary.numbers.values():
+            self._number_words.update(number_words.units)
+            self._tens.update(number_words.tens)
+            self._joiners.update(number_words.joiners)
         self._tens_values = frozenset(self._tens.values())
         # Compounds written as one word: trentacinque, ventuno (vent + uno).
         self._all_number_words = {**self._number_words, **self._tens}
