@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from bot.dialogs.model import Button, Event, Reply, Resources, Section, Session
 from bot.i18n import Translator
@@ -32,6 +33,8 @@ class Ctx:
     res: Resources
     today: date
     now: datetime | None = None  # the time in Milan, when known: "open now", "opens Tuesday"
+    # What this turn has already worked out (the services that apply), so it runs once.
+    memo: dict[object, Any] = field(default_factory=dict, compare=False)
 
     @property
     def kb(self) -> KnowledgeBase:

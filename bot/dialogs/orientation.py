@@ -216,16 +216,15 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """A button: accepted if it is on screen now; an old one gets the current question."""
     assert isinstance(event, Press)
     data = event.data
-    stale = s, [msg(ctx.tr(s)(T.STALE_BUTTON)), question(s, ctx)]
     if data not in ALWAYS_PRESSABLE and data not in {b.id for b in current_buttons(s, ctx)}:
-        return stale
+        return _stale(s, ctx)
     kind, _, value = data.partition(":")
     replies: list[Reply] = []
     if kind in BY_PREFIX:  # an answer to a question
         q = BY_PREFIX[kind]
         decoded = q.decode(value, ctx)
         if decoded is None:
-            return stale
+            return _stale(s, ctx)
         s = q.fill(s, decoded, ctx, replies, Reading())
         return advance(s, ctx, replies)
     match kind, value:
@@ -243,8 +242,13 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
         case "x", "need" | "comune":
             s = _clear(s, value)
         case _:
-            return stale
+            return _stale(s, ctx)
     return advance(s, ctx, replies)
+
+
+def _stale(s: Session, ctx: Ctx) -> Outcome:
+    """A button no longer on screen (an old menu pressed late): the question of now instead."""
+    return s, [msg(ctx.tr(s)(T.STALE_BUTTON)), question(s, ctx)]
 
 
 def _clear(s: Session, slot: str) -> Session:
@@ -488,7 +492,8 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
     effects = _effects(s, new, replies, ctx)
-    return Turn(new, [replace(r, lang=lang, state=state) for r in replies], effects)
+    # Direct construction: dataclasses.replace costs several times more, once per reply.
+    return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state, r.numbered) for r in replies], effects)
 
 
 def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: Ctx) -> list[Effect]:

@@ -45,12 +45,16 @@ def found_for(s: Session, ctx: Ctx) -> tuple[list[Service], list[Service]]:
     Someone who speaks an audience's language (Ukrainian) or asks for its need also sees the
     services for that need (help for people from Ukraine), after the others.
     """
+    key = ("found", s.comune, s.age, s.need, s.municipio, s.lang)
+    if key in ctx.memo:
+        return ctx.memo[key]
     kb, q = ctx.kb, query(s, ctx)
     found = choose_services(kb, q, ctx.today)
     extra: list[Service] = []
     for audience in kb.audience_of(s.lang, q.need):
         extra += [sv for sv in audience_services(kb, audience, q.comune, ctx.today)
                   if sv not in found and sv not in extra]
+    ctx.memo[key] = found, extra
     return found, extra
 
 

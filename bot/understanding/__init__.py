@@ -78,6 +78,15 @@ class Understanding:
     def __init__(self, kb: KnowledgeBase, vocabulary: Words, languages: Iterable[Language] = ()):
         self.kb = kb
         self.languages = tuple(languages)
+        # Per script: its languages, and which of them a word or a letter points to.
+        self._scripts: dict[str, tuple[list[str], dict[str, list[str]], dict[str, list[str]]]] = {}
+        for lang in self.languages:
+            codes, word_index, letter_index = self._scripts.setdefault(lang.script, ([], {}, {}))
+            codes.append(lang.code)
+            for word in lang.words:
+                word_index.setdefault(word, []).append(lang.code)
+            for letter in set(lang.letters):
+                letter_index.setdefault(letter, []).append(lang.code)
         self._exact: dict[str, set[str]] = defaultdict(set)
         self._first_word: dict[str, set[str]] = defaultdict(set)
         for comune in kb.comuni.values():
@@ -371,18 +380,21 @@ class Understanding:
         if len(letters) < 2:
             return None
         script = _script_of(letters)
-        candidates = [lang for lang in self.languages if lang.script == script]
+        candidates = self._scripts.get(script)
         if not candidates:
             return None
-        if len(candidates) == 1:
-            return candidates[0].code
+        codes, word_index, letter_index = candidates
+        if len(codes) == 1:
+            return codes[0]
         raw = text.casefold()
-        tokens = norm.split()
+        scores = dict.fromkeys(codes, 0)
         # A letter only this language uses weighs more than a frequent word.
-        scores = {
-            lang.code: 3 * sum(raw.count(ch) for ch in lang.letters) + sum(t in lang.words for t in tokens)
-            for lang in candidates
-        }
+        for ch in set(raw) & letter_index.keys():
+            for code in letter_index[ch]:
+                scores[code] += 3 * raw.count(ch)
+        for token in norm.split():
+            for code in word_index.get(token, ()):
+                scores[code] += 1
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         best, second = ranked[0][1], ranked[1][1]
         if best >= 1 and best > second and (second == 0 or best >= 1.5 * second):
