@@ -18,6 +18,7 @@ from bot.dialogs.model import Event, Reply, Resources, Section
 from bot.dialogs.orientation import step
 from bot.effects import carry_out
 from bot.storage import SessionStore
+from bot.tracing import where
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,12 @@ class Conversation:
             session = turn.session
             try:
                 new, replies, effects = step(session, event, self.resources, self.clock())
-            except Exception:
-                # No message text or names in the log: only what failed and where.
-                log.exception("dialog step failed (channel=%s, state=%s, event=%s)",
-                              channel, session.state if session else None, type(event).__name__)
+            except Exception as exc:
+                # No message text or names in the log, not even inside the exception's own
+                # message ("invalid literal for int(): '²'"): only what failed and where.
+                log.error("dialog step failed (channel=%s, state=%s, event=%s): %s at %s",
+                          channel, session.state if session else None, type(event).__name__,
+                          type(exc).__name__, where(exc))
                 tr = self.resources.catalogs.get(session.lang if session else None)
                 return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
             if new is None:

@@ -60,7 +60,7 @@ def parse(payload: str, kb: KnowledgeBase, languages: Collection[str]) -> Preset
             found["comune"] = value
         elif key == "n" and value in kb.needs:
             found["need"] = value
-        elif key == "a" and value.isdigit():
+        elif key == "a" and value.isascii() and value.isdigit() and len(value) <= 3:
             group = kb.age_group(int(value))
             if group:
                 found["age"] = group

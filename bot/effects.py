@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.storage import LOCAL_EFFECTS, PendingEffect, SessionStore
+from bot.tracing import where
 
 log = logging.getLogger(__name__)
 
@@ -41,5 +42,5 @@ async def carry_out(store: SessionStore, pending: Sequence[PendingEffect]) -> No
             continue
         try:
             await handler(store, item)
-        except Exception:
-            log.exception("effect %s failed: left pending", item.effect.kind)
+        except Exception as exc:
+            log.error("effect %s failed (%s at %s): left pending", item.effect.kind, type(exc).__name__, where(exc))

@@ -21,12 +21,22 @@ _HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
+def _digit(ch: str) -> str:
+    value = unicodedata.decimal(ch, None)
+    if value is None:
+        value = unicodedata.digit(ch, None)  # Ethiopic ፭, superscript ², circled ①: a digit, not a decimal
+    return ch if value is None else str(value)
+
+
 def ascii_digits(text: str) -> str:
-    """Digits of any script (٣٥, ৩৫, ３５) become ASCII digits; the rest is unchanged."""
-    return "".join(
-        str(unicodedata.decimal(ch)) if not ch.isascii() and unicodedata.decimal(ch, None) is not None else ch
-        for ch in text
-    )
+    """Digits of any script (٣٥, ৩৫, ３５, Ethiopic ፭) become ASCII digits; the rest is unchanged.
+
+    Anything else stays as it was, so that no later `int()` ever meets a character it cannot
+    read: code that turns text into a number checks `isascii() and isdigit()` first.
+    """
+    if text.isascii():
+        return text
+    return "".join(ch if ch.isascii() else _digit(ch) for ch in text)
 
 
 # Scripts whose vowel signs and viramas are part of the letters (Bengali, Sinhala, Devanagari

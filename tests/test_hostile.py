@@ -54,7 +54,7 @@ def test_every_state_of_the_dialog_is_reached_by_these_tests():
 
 HOSTILE: list[Event] = [
     Text(""), Text("   "), Text("🙂"), Text("🙂🙂🙂🙂"), Text("x" * 5000), Text("ciao " * 1000),
-    Text("\x00\x01\x02\x1b[31mred\x7f"), Text("<b>bold</b><script>alert(1)</script>"),
+    Text("x" * 100_000), Text("\x00\x01\x02\x1b[31mred\x7f"), Text("<b>bold</b><script>alert(1)</script>"),
     Text("*bold* _it_ `code` [link](http://x)"), Text("&amp; &lt;"), Text("‮reversed"),
     Text("0"), Text("-5"), Text("999"), Text("1e9"), Text("٣٥٣٥٣٥"), Text("/"), Text("??"),
     Text("Paderno Sesto Cologno"), Text("https://example.com"), Text("null"), Text("\n\n\n"),
@@ -122,3 +122,64 @@ def test_any_sequence_of_odd_events_keeps_the_dialog_going(res, events):
     chat.send(Command("start"))
     chat.send(Text("Bresso, 9 anni, scuola"))
     assert "cinisello-scuola" in chat.services
+
+
+def _number_code_points() -> list[str]:
+    """Every code point Unicode calls a number: decimal digits (Nd), other digits and numerals
+    (No: ², ①, Ethiopic ፭), letter numbers (Nl: Ⅻ, 〇)."""
+    import sys
+    import unicodedata
+
+    return [chr(cp) for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) in ("Nd", "No", "Nl")]
+
+
+NUMBERS = _number_code_points()
+
+
+@pytest.mark.parametrize("state", list(ROUTES))
+def test_every_unicode_digit_in_every_state_gets_an_answer_never_a_crash(res, state):
+    from bot.dialogs.orientation import step
+    from tests.conftest import TODAY
+
+    chat = _chat_in(res, state)
+    start = chat.session
+    for ch in NUMBERS:
+        for event in (Text(ch), Text(f"{ch}{ch} anni"), Press(f"a:{ch}"), Press(f"m:{ch}")):
+            _, replies, _ = step(start, event, res, TODAY)
+            assert replies and all(r.text.strip() for r in replies), (state, hex(ord(ch)), event)
+
+
+def test_every_unicode_digit_through_each_channels_reading(res):
+    """What the channels do with a typed or pressed digit before the dialog sees it."""
+    from bot.channels.base import page_of, text_event
+    from bot.channels.console import to_event as console_event
+    from bot.channels.whatsapp import to_event as whatsapp_event
+    from bot.dialogs.model import Button
+
+    buttons = (Button("c:015146", "Milano"), Button("c:108033", "Monza"))
+    for ch in NUMBERS:
+        console_event(ch, buttons, None)
+        console_event(f"/location {ch} {ch}", buttons, None)
+        assert page_of(f"more:{ch}") in (None, *range(10))
+        text_event(f"/start a{ch}")
+        whatsapp_event({"type": "interactive", "interactive": {"list_reply": {"id": f"more:{ch}"}}})
+        whatsapp_event({"type": "location", "location": {"latitude": ch, "longitude": ch}})
+
+
+async def test_a_failing_turn_logs_where_it_failed_never_what_the_user_wrote(res, tmp_path, caplog, monkeypatch):
+    from bot.conversation import Conversation
+    from bot.dialogs import orientation
+    from bot.storage import SessionStore
+    from tests.conftest import TODAY
+
+    def broken(*args, **kwargs):
+        raise ValueError("invalid literal for int() with base 10: 'Amina 333 1234567'")
+
+    monkeypatch.setattr(orientation, "_read", broken)
+    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    replies = await Conversation(res, store, lambda: TODAY).handle("console", "u", Text("Amina 333 1234567"))
+    await store.close()
+    assert replies and replies[0].text  # a kind apology
+    logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
+    assert "ValueError" in logged and "orientation.py" in logged
+    assert "Amina" not in logged and "1234567" not in logged

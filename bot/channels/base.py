@@ -25,6 +25,7 @@ from bot.i18n import Catalogs, Translator
 
 MORE = "more:"  # the id of a list row that shows the next page of options
 MAX_PAGE = 99
+MAX_TEXT = 4096  # what Telegram and WhatsApp allow a message: longer input is cut, before anything
 
 
 class Channel:
@@ -55,7 +56,8 @@ class Channel:
 
 def text_event(text: str, client_lang: str | None = None) -> Event:
     """A typed message: `/name arg` (also `/name@botname arg`, as Telegram groups send it) is
-    a command; anything else is text."""
+    a command; anything else is text. Cut to MAX_TEXT first, whatever the platform sent."""
+    text = text[:MAX_TEXT]
     if text.startswith("/") and len(text) > 1:
         head, _, arg = text[1:].partition(" ")
         return Command(head.split("@")[0].lower(), arg.strip(), client_lang)

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import TextIO
 
-from bot.channels.base import Channel, numbered_choices, text_event
+from bot.channels.base import MAX_TEXT, Channel, numbered_choices, text_event
 from bot.conversation import Conversation
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resume, Text
 from bot.text import normalize
@@ -25,6 +25,7 @@ PHONE_ONLY = {"sticker", "photo", "voice", "video", "document"}
 def to_event(line: str, buttons: tuple[Button, ...], client_lang: str | None, *, by_number: bool = True) -> Event:
     """A typed line as the event a phone would send: a shown button's number or label is a
     press, `/location LAT LON` a shared place, `/sticker` and the like what phones send."""
+    line = line[:MAX_TEXT]  # a pasted book is read as its first page, like on a phone
     stripped = line.strip()
     if by_number and stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(buttons):
         return Press(buttons[int(stripped) - 1].id, client_lang)

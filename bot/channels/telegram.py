@@ -40,6 +40,7 @@ from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
+from bot.tracing import where
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,8 @@ class TelegramChannel(Channel):
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log what failed (never the text or the names) and apologise to the user."""
         error = context.error
-        log.error("update %s failed: %s", getattr(update, "update_id", "?"), type(error).__name__,
-                  exc_info=(type(error), error, error.__traceback__) if error else None)
+        log.error("update %s failed: %s at %s", getattr(update, "update_id", "?"), type(error).__name__,
+                  where(error) if error else "?")
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         if update.effective_chat.type != ChatType.PRIVATE or isinstance(error, Forbidden):

@@ -36,6 +36,7 @@ from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs, Translator
+from bot.tracing import where
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,8 @@ class WhatsAppChannel(Channel):
         for message in incoming_messages(payload if isinstance(payload, dict) else {}):
             try:
                 await self.answer(message)
-            except Exception:  # one failing message must not make Meta retry the others
-                log.exception("whatsapp message %s failed", message.message_id)
+            except Exception as exc:  # one failing message must not make Meta retry the others
+                log.error("a whatsapp message failed: %s at %s", type(exc).__name__, where(exc))
         return PlainTextResponse("ok")
 
     async def answer(self, message: Incoming) -> None:

@@ -281,7 +281,7 @@ class Understanding:
         i = 0
         while i < len(tokens):
             tok = tokens[i]
-            if tok.isdigit() and len(tok) <= 3:
+            if tok.isascii() and tok.isdigit() and len(tok) <= 3:
                 out.append((i, int(tok)))
                 i += 1
                 continue
@@ -360,7 +360,7 @@ class Understanding:
         match = self._MUNICIPIO.search(norm)
         if match:
             value = int(match.group(1))
-        elif expecting and norm.isdigit():
+        elif expecting and norm.isascii() and norm.isdigit() and len(norm) <= 2:
             value = int(norm)
         else:
             return None
