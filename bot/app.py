@@ -20,6 +20,7 @@ from bot.config import Config, SettingsError, TelegramSettings, WhatsAppSettings
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs.model import Resources
 from bot.knowledge import KnowledgeError
+from bot.storage import StoreError, check_database
 
 
 def opener(config: Config, resources: Resources, db: Path | None = None) -> OpenConversation:
@@ -50,6 +51,9 @@ def _guarded(run: Callable[[], None]) -> int:
         print("The knowledge base has errors; fix them and start again:", file=sys.stderr)
         print(exc, file=sys.stderr)
         return 1
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 0
     return 0
@@ -67,6 +71,7 @@ def chat(config: Config, *, db: str | None, user: str, lang: str | None, start: 
         from bot.channels import console
         from bot.resources import load_resources
 
+        check_database(db or config.db_path)
         conversation = opener(config, load_resources(config), Path(db) if db else None)
 
         async def main() -> None:
@@ -87,6 +92,7 @@ def telegram(config: Config, *, webhook: str | None, listen: str | None, port: i
 
         settings = TelegramSettings.from_env(env())
         settings = replace(settings, listen=listen or settings.listen, port=port or settings.port)
+        check_database(config.db_path)  # a database it cannot use: one line, before anything starts
         _logging()
         resources = load_resources(config)
         serve(settings, resources, opener(config, resources), webhook_url=webhook)
@@ -103,6 +109,7 @@ def whatsapp(config: Config, *, host: str | None, port: int | None) -> int:
 
         settings = WhatsAppSettings.from_env(env())
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
+        check_database(config.db_path)
         _logging()
         resources = load_resources(config)
         serve(settings, resources, opener(config, resources))

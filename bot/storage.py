@@ -11,6 +11,8 @@ disk is always the state after the last answered message.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,8 +94,10 @@ class SessionStore:
     loses nothing; the cache only saves the read trip. One process owns the database file.
     """
 
-    def __init__(self, db: aiosqlite.Connection, cache_size: int = 50_000):
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None, cache_size: int = 50_000):
         self._db = db
+        self._path = path
+        self._identity = _identity(path) if path else None
         self._cache: OrderedDict[tuple[str, str], Turn] = OrderedDict()
         self._cache_size = cache_size
 
@@ -105,16 +109,21 @@ class SessionStore:
 
     @classmethod
     async def open(cls, path: Path | str) -> SessionStore:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path), isolation_level=None)  # autocommit: a statement is a transaction
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            await db.execute(statement)
-        cutoff = (datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds")
-        await db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
-        return cls(db)
+        """Open (and create or migrate) the database; a file that cannot be used is a StoreError
+        that says why in one line, with no worker thread left behind."""
+        check_database(path)
+        db = await aiosqlite.connect(str(path), isolation_level=None, timeout=LOCK_WAIT_SECONDS)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                await db.execute(statement)
+            cutoff = (datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds")
+            await db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"the database {path} cannot be used ({_reason(exc)})") from None
+        return cls(db, None if str(path) == ":memory:" else Path(path))
 
     async def load_turn(self, channel: str, user_id: str, key: str | None = None) -> Turn:
         """The user's session, the keys of the events that made it, and whether `key` is one."""
@@ -137,6 +146,12 @@ class SessionStore:
     async def load(self, channel: str, user_id: str) -> Session | None:
         return (await self.load_turn(channel, user_id)).session
 
+    def _same_file(self) -> None:
+        """The database file is still the one opened: deleted or replaced under a running bot,
+        writes would go to a file nobody will read again (and a restart would lose them)."""
+        if self._path is not None and _identity(self._path) != self._identity:
+            raise StoreLost(f"the database {self._path} was deleted or replaced while the bot was running")
+
     async def save(self, channel: str, user_id: str, session: Session, *, seen: tuple[str, ...] = (),
                    effects: Sequence[Effect] = ()) -> list[PendingEffect]:
         """Store the session with the keys of its latest events, and the turn's effects, in one
@@ -151,8 +166,9 @@ class SessionStore:
         params = (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False),
                   json.dumps(list(seen[-SEEN_PER_USER:])), _now())
         pending: list[PendingEffect] = []
+        self._same_file()
         if not effects:
-            await self._db.execute(upsert, params)
+            await self._execute(upsert, params)
         else:
             await self._db.execute("BEGIN")
             try:
@@ -166,11 +182,20 @@ class SessionStore:
                         (channel, effect.kind, json.dumps(dict(effect.data), ensure_ascii=False), _now()))
                     pending.append(PendingEffect(int(cursor.lastrowid or 0), channel, effect))
                 await self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                await self._db.execute("ROLLBACK")
+                raise _fault(exc) from None
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
         self._remember(channel, user_id, Turn(session, seen[-SEEN_PER_USER:], False))
         return pending
+
+    async def _execute(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            await self._db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
 
     async def pending_effects(self) -> list[PendingEffect]:
         """Effects saved but not yet done (a crash came in between): oldest first."""
@@ -197,6 +222,66 @@ class SessionStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+class StoreError(Exception):
+    """The database cannot be used: one line that says which file and why."""
+
+
+class StoreLost(StoreError):
+    """The database file was deleted or replaced under the running bot: it must stop."""
+
+
+class StoreFull(StoreError):
+    """The disk (or the database) is full: this turn could not be saved; the next may."""
+
+
+LOCK_WAIT_SECONDS = 0.5  # a database another process holds locked: said at once, not after a hang
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    return str(exc).split("\n")[0] or type(exc).__name__
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _fault(exc: sqlite3.OperationalError) -> StoreError:
+    reason = _reason(exc)
+    if "full" in reason:
+        return StoreFull(f"the database cannot grow ({reason})")
+    return StoreError(f"the database cannot be written ({reason})")
+
+
+def check_database(path: Path | str) -> None:
+    """Before anything starts: the database file can be created, read and written, and is not
+    locked by another process. Raises StoreError with one line that says what is wrong."""
+    if str(path) == ":memory:":
+        return
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"the folder of the database {path} cannot be created ({exc.strerror})") from None
+    if target.exists() and not os.access(target, os.R_OK):
+        raise StoreError(f"the database {path} cannot be read: check its owner and permissions")
+    try:
+        db = sqlite3.connect(target, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"the database {path} cannot be opened ({_reason(exc)})") from None
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is not a database fails here
+        db.execute("BEGIN IMMEDIATE")  # writable, and nobody else holds it locked
+        db.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise StoreError(f"the database {path} cannot be used ({_reason(exc)})") from None
+    finally:
+        db.close()
 
 
 def _count_result(channel: str, effect: Effect) -> tuple[str, tuple[object, ...]]:

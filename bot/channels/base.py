@@ -17,11 +17,16 @@ A new channel (a web chat, Signal) is one module: a subclass of `Channel` with a
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 from bot.conversation import Conversation
-from bot.dialogs.model import Command, Event, Repeat, Reply, Text
+from bot.dialogs import texts as T
+from bot.dialogs.model import Command, Event, Repeat, Reply, Section, Text
 from bot.i18n import Catalogs, Translator
+from bot.storage import StoreFull
+
+log = logging.getLogger(__name__)
 
 MORE = "more:"  # the id of a list row that shows the next page of options
 MAX_PAGE = 99
@@ -35,6 +40,7 @@ class Channel:
 
     def __init__(self, conversation: Conversation | None, catalogs: Catalogs):
         self.conversation, self.catalogs = conversation, catalogs
+        self.unsaved = 0  # turns answered with an apology because the disk was full
 
     @property
     def attached(self) -> Conversation:
@@ -43,8 +49,20 @@ class Channel:
         return self.conversation
 
     async def turn(self, user_id: str, event: Event, *, once: str | None = None) -> list[Reply]:
-        """The replies to one event of one user of this channel (answered once per `once` key)."""
-        return await self.attached.handle(self.name, user_id, event, once=once)
+        """The replies to one event of one user of this channel (answered once per `once` key).
+
+        A full disk: the turn is not saved, the family gets a short apology and may simply
+        write again (`unsaved` tells a webhook to ask the platform to deliver it again). A
+        database deleted or replaced under the bot (StoreLost) is not handled here: the
+        channel stops, loudly.
+        """
+        try:
+            return await self.attached.handle(self.name, user_id, event, once=once)
+        except StoreFull as exc:
+            log.error("%s: a turn could not be saved: %s", self.name, exc)
+            self.unsaved += 1
+            tr = self.catalogs.get(self.catalogs.pick(getattr(event, "client_lang", None)))
+            return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
 
     async def options_again(self, user_id: str) -> list[Reply]:
         """The question on screen now, to page its options: computed from the dialog, not remembered."""

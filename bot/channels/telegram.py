@@ -40,6 +40,7 @@ from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
+from bot.storage import StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class TelegramChannel(Channel):
         # database connection that lives in it) exists.
         super().__init__(conversation, catalogs)
         self.username = username
+        self.fatal: Exception | None = None  # why the bot stopped itself (the database was lost)
         at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
         self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
 
@@ -192,6 +194,11 @@ class TelegramChannel(Channel):
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log what failed (never the text or the names) and apologise to the user."""
         error = context.error
+        if isinstance(error, StoreLost):  # the database is gone: stop, loudly, rather than answer into the void
+            log.critical("%s: stopping", error)
+            self.fatal = error
+            context.application.stop_running()
+            return
         log.error("update %s failed: %s at %s", getattr(update, "update_id", "?"), type(error).__name__,
                   where(error) if error else "?")
         if not isinstance(update, Update) or update.effective_chat is None:
@@ -278,3 +285,5 @@ def serve(settings: TelegramSettings, resources: Resources, conversation: OpenCo
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+    if channel.fatal is not None:
+        raise channel.fatal

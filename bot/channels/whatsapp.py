@@ -18,7 +18,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs, Translator
+from bot.storage import StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
@@ -185,6 +188,7 @@ class WhatsAppChannel(Channel):
 
         super().__init__(conversation, catalogs)
         self.settings, self.clock = settings, clock
+        self.fatal: Exception | None = None
         self.session = session or httpx.AsyncClient(timeout=20)
         self.wa = WhatsApp(phone_id=settings.phone_id, token=settings.token, session=self.session, server=None,
                            verify_token=settings.verify_token, app_secret=settings.app_secret)
@@ -212,11 +216,19 @@ class WhatsAppChannel(Channel):
             payload = json.loads(body)
         except ValueError:
             return PlainTextResponse("not JSON", status_code=400)
+        unsaved = self.unsaved
         for message in incoming_messages(payload if isinstance(payload, dict) else {}):
             try:
                 await self.answer(message)
+            except StoreLost as exc:  # the database is gone: stop the server, loudly
+                log.critical("%s: stopping", exc)
+                self.fatal = exc
+                os.kill(os.getpid(), signal.SIGTERM)
+                return PlainTextResponse("stopping", status_code=503)
             except Exception as exc:  # one failing message must not make Meta retry the others
                 log.error("a whatsapp message failed: %s at %s", type(exc).__name__, where(exc))
+        if self.unsaved > unsaved:  # not saved (a full disk): Meta delivers it again later
+            return PlainTextResponse("not saved, try again", status_code=503)
         return PlainTextResponse("ok")
 
     async def answer(self, message: Incoming) -> None:
@@ -289,3 +301,5 @@ def serve(settings: WhatsAppSettings, resources: Resources, conversation: OpenCo
     app = create_app(channel)
     app.router.lifespan_context = lifespan
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    if channel.fatal is not None:
+        raise channel.fatal
