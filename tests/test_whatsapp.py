@@ -256,3 +256,30 @@ async def test_paging_needs_no_memory_in_the_channel_so_a_restart_keeps_it(res, 
                 rows = graph.messages()[-1]["interactive"]["action"]["sections"][0]["rows"]
                 assert rows[0]["id"] == "l:it"
         await store.close()
+
+
+async def test_an_oversized_call_is_refused_before_it_is_read_or_checked(wa: Webhook):
+    huge = b"{" + b" " * 2_000_000 + b"}"
+    answer = await wa.client.post("/webhook", content=huge, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert answer.status_code == 413
+    assert wa.graph.calls == []
+
+
+@pytest.mark.parametrize("payload", [
+    [], "hello", {"entry": "a string"}, {"entry": [{"changes": {"value": 1}}]},
+    {"entry": [{"changes": [{"value": "x"}]}]}, {"entry": [{"changes": [{"value": {"messages": [1, 2]}}]}]},
+    {"entry": [{"changes": [{"value": {"messages": [{"from": "1", "type": "text", "text": "not an object",
+                                                      "timestamp": "yesterday"}]}}]}]},
+    {"entry": [{"changes": [{"value": {"messages": [{"from": "1", "type": "location",
+                                                      "location": {"latitude": "1e999", "longitude": []}}]}}]}]},
+])
+async def test_signed_calls_of_odd_shapes_get_400_or_an_answer_never_500(wa: Webhook, payload):
+    answer = await wa.post(payload)
+    assert answer.status_code in (200, 400)
+
+
+async def test_deeply_nested_signed_json_is_400(wa: Webhook):
+    body = b"[" * 100_000 + b"]" * 100_000
+    signature = "sha256=" + hmac.new(SETTINGS.app_secret.encode(), body, hashlib.sha256).hexdigest()
+    answer = await wa.client.post("/webhook", content=body, headers={"X-Hub-Signature-256": signature})
+    assert answer.status_code == 400

@@ -67,43 +67,70 @@ class Incoming:
     event: Event | None  # None: nothing to answer (a reaction)
 
 
-def incoming_messages(payload: dict[str, Any]) -> list[Incoming]:
-    """The users' messages in one webhook payload (statuses and other fields are skipped)."""
+class Malformed(ValueError):
+    """A signed payload whose shape is not Meta's: answered 400, logged without its content."""
+
+
+def _items(value: Any, where: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise Malformed(f"{where} is not a list of objects")
+    return value
+
+
+def _timestamp(value: Any) -> int:
+    text = str(value or "0")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else 0  # odd: no window check
+
+
+def incoming_messages(payload: Any) -> list[Incoming]:
+    """The users' messages in one webhook payload (statuses and other fields are skipped).
+    A payload of another shape raises Malformed."""
+    if not isinstance(payload, dict):
+        raise Malformed("the payload is not an object")
     out: list[Incoming] = []
-    for entry in payload.get("entry") or []:
-        for change in entry.get("changes") or []:
+    for entry in _items(payload.get("entry"), "entry"):
+        for change in _items(entry.get("changes"), "entry.changes"):
             value = change.get("value") or {}
-            for message in value.get("messages") or []:
+            if not isinstance(value, dict):
+                raise Malformed("entry.changes.value is not an object")
+            for message in _items(value.get("messages"), "entry.changes.value.messages"):
                 user_id = str(message.get("from") or "")
                 if user_id:
-                    out.append(Incoming(user_id, str(message.get("id") or ""), int(message.get("timestamp") or 0),
+                    out.append(Incoming(user_id, str(message.get("id") or ""), _timestamp(message.get("timestamp")),
                                         to_event(message)))
     return out
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def to_event(message: dict[str, Any]) -> Event | None:
+    """A Meta message as a dialog event; a field of an odd type is read as missing."""
     kind = message.get("type")
     if kind == "text":
-        text = str((message.get("text") or {}).get("body") or "")
-        preset = PREFILLED.match(text)
+        text = str(_obj(message.get("text")).get("body") or "")
+        preset = PREFILLED.match(text[:200])
         if preset:
             return Command("start", preset.group(1))
         return text_event(text)
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
-        return Press(str(reply.get("id") or ""))
+        interactive = _obj(message.get("interactive"))
+        reply = _obj(interactive.get("button_reply")) or _obj(interactive.get("list_reply"))
+        return Press(str(reply.get("id") or "")[:256])
     if kind == "button":  # a template's quick reply
-        return Press(str((message.get("button") or {}).get("payload") or ""))
+        return Press(str(_obj(message.get("button")).get("payload") or "")[:256])
     if kind == "location":
-        loc = message.get("location") or {}
+        loc = _obj(message.get("location"))
         try:
             return Location(float(loc["latitude"]), float(loc["longitude"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return Other("location")
     if kind == "reaction":
         return None
-    return Other(str(kind or "other"))
+    return Other(str(kind or "other")[:40])
 
 
 # ------------------------------------------------------------------ replies -> messages
@@ -174,6 +201,23 @@ def render(replies: list[Reply], tr: Translator, page: int = 0) -> list[Outgoing
 # ------------------------------------------------------------------ the channel
 
 
+MAX_BODY = 1_000_000  # Meta's calls are a few kilobytes; anything bigger is refused unread
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit` (by its Content-Length, or while reading)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return header is not None and hmac.compare_digest(expected, header.strip())
@@ -206,18 +250,22 @@ class WhatsAppChannel(Channel):
         return PlainTextResponse("forbidden", status_code=403)
 
     async def receive(self, request: Request) -> Response:
-        body = await request.body()
         header = request.headers.get("x-hub-signature-256")
         if header is None:
             return PlainTextResponse("missing signature", status_code=401)
+        body = await read_limited(request, MAX_BODY)  # before the signature: a forged giant costs nothing
+        if body is None:
+            return PlainTextResponse("too large", status_code=413)
         if not signature_ok(body, header, self.settings.app_secret):
             return PlainTextResponse("bad signature", status_code=403)
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return PlainTextResponse("not JSON", status_code=400)
+            messages = incoming_messages(json.loads(body))
+        except (ValueError, RecursionError) as exc:  # not JSON, or not Meta's shape
+            log.warning("a signed webhook call was not understood: %s", exc if isinstance(exc, Malformed)
+                        else type(exc).__name__)
+            return PlainTextResponse("not understood", status_code=400)
         unsaved = self.unsaved
-        for message in incoming_messages(payload if isinstance(payload, dict) else {}):
+        for message in messages:
             try:
                 await self.answer(message)
             except StoreLost as exc:  # the database is gone: stop the server, loudly
