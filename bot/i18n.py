@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from babel import Locale
@@ -22,7 +23,7 @@ from babel.dates import format_date, format_time, get_day_names
 from babel.lists import format_list
 from babel.messages.pofile import read_po
 
-from bot.knowledge import Hours, Problem
+from bot.knowledge import Hours, KnowledgeError, Problem
 from bot.text import normalize
 
 SOURCE_LANGUAGE = "it"
@@ -168,20 +169,43 @@ def read_catalog(path: Path) -> dict[str, str]:
     }
 
 
+def _yaml_mapping(path: Path, locales: Path) -> dict[str, Any]:
+    """A YAML mapping of locales/, or a KnowledgeError that names the file (never a traceback)."""
+    rel = f"locales/{path.relative_to(locales).as_posix()}"
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        raise KnowledgeError([Problem("error", rel, "", "", "file is missing")]) from None
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise KnowledgeError([Problem("error", rel, "", "", f"is not valid YAML{where}")]) from None
+    if not isinstance(data, dict):
+        raise KnowledgeError([Problem("error", rel, "", "", "must be a mapping (key: value)")])
+    return data
+
+
 def load_catalogs(locales: Path) -> Catalogs:
     """Languages in the order of locales/languages.yaml; each from its own folder."""
-    with (locales / "languages.yaml").open(encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh) or {}
+    spec = _yaml_mapping(locales / "languages.yaml", locales)
     languages: list[Language] = []
     translators: dict[str, Translator] = {}
-    for code in spec.get("order") or [SOURCE_LANGUAGE]:
+    order = spec.get("order") or [SOURCE_LANGUAGE]
+    if not isinstance(order, list):
+        raise KnowledgeError([Problem("error", "locales/languages.yaml", "", "order", "must be a list of codes")])
+    for code in order:
         code = str(code)
         path = catalog_path(locales, code)
         if code != SOURCE_LANGUAGE and not path.exists():
             continue  # described, but not translated yet: not offered
-        with (locales / code / "language.yaml").open(encoding="utf-8") as fh:
-            item = yaml.safe_load(fh) or {}
-        translators[code] = Translator(code, read_catalog(path) if path.exists() else {}, bool(item.get("rtl")))
+        item = _yaml_mapping(locales / code / "language.yaml", locales)
+        try:
+            messages = read_catalog(path) if path.exists() else {}
+        except Exception:  # Babel's own parse errors: the file is named, the rest is its line
+            raise KnowledgeError([Problem("error", f"locales/{code}/LC_MESSAGES/orienta.po", "", "",
+                                          "cannot be read as a gettext catalog")]) from None
+        translators[code] = Translator(code, messages, bool(item.get("rtl")))
         languages.append(Language(
             code=code, name=str(item.get("name", code)), script=str(item.get("script", "latin")),
             letters=str(item.get("letters") or ""), rtl=bool(item.get("rtl")),

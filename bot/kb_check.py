@@ -16,12 +16,12 @@ def check(config: Config, out: TextIO) -> int:
     try:
         kb = load(config.knowledge_dir)
         load_words(config.knowledge_dir, kb)  # the words of free text, per language
+        catalogs = load_catalogs(config.locales_dir)
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)
         print(f"{len(exc.problems)} error(s): the bot will not start until they are fixed.", file=out)
         return 1
-    catalogs = load_catalogs(config.locales_dir)
     warnings = [
         *operator_warnings(kb, config.current_date()),
         *missing_translations(catalogs, knowledge_texts(config.knowledge_dir)),

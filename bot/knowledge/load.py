@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
@@ -64,6 +64,33 @@ class _Reader:
             return None
         return " ".join(value.split())
 
+    def mapping(self, data: Any, key: str) -> dict[str, Any]:
+        """A mapping field, or {} with an error when it is something else."""
+        value = data.get(key) if isinstance(data, dict) else None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(key, f"must be a mapping (key: value), not {type(value).__name__}")
+            return {}
+        return value
+
+    def items(self, data: Any, key: str) -> list[Any]:
+        """A list field, or [] with an error when it is something else."""
+        value = data.get(key) if isinstance(data, dict) else None
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(key, f"must be a list (- item), not {type(value).__name__}")
+            return []
+        return value
+
+    def whole_numbers(self, data: Mapping[str, Any], key: str) -> tuple[int, ...]:
+        values = self.items(data, key)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            self.error(key, "must be a list of whole numbers, e.g. [1, 2]")
+            return ()
+        return tuple(values)
+
     def strings(self, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = data.get(key, [])
         if value is None:
@@ -108,21 +135,62 @@ class _Reader:
         return False, None
 
 
-def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> Any:
+class _Loader(yaml.SafeLoader):
+    """YAML as operators write it, read strictly: a key written twice is an error (the last one
+    would silently win), and dates stay text so that a date that does not exist (2026-13-45)
+    is reported with its field, not as a crash of the YAML library."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, list | dict):
+            raise _DuplicateKey(None, None, "a key must be plain text", key_node.start_mark)
+        if key in seen:
+            raise _DuplicateKey(None, None, f"'{key}' is written twice in the same mapping", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _read_yaml(path: Path, root: Path, problems: list[Problem], *, empty_ok: bool = False) -> Any:
+    """The file's data, or None with one problem that says why (missing, not UTF-8, not YAML,
+    a key written twice, empty)."""
     rel = path.relative_to(root).as_posix()
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=_Loader)
     except FileNotFoundError:
         problems.append(Problem("error", rel, "", "", "file is missing"))
+        return None
     except UnicodeDecodeError:
         problems.append(Problem("error", rel, "", "", "is not UTF-8 text: save it as UTF-8"))
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
+        reason = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         problems.append(Problem("error", rel, "", "", f"is not valid YAML{where}: {reason}"))
-    return None
+        return None
+    except (ValueError, TypeError, RecursionError) as exc:  # a value YAML itself cannot build
+        problems.append(Problem("error", rel, "", "", f"is not valid YAML: {type(exc).__name__}"))
+        return None
+    if data is None and not empty_ok:
+        problems.append(Problem("error", rel, "", "", "is empty: write its fields, or delete the file"))
+    return data
 
 
 def load_gazetteer(path: Path) -> dict[str, Comune]:
@@ -180,11 +248,21 @@ def _load_needs(root: Path, problems: list[Problem]) -> dict[str, Need]:
     return needs
 
 
+def _entry(item: Any, i: int) -> str:
+    return str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}"
+
+
 def _load_ages(root: Path, problems: list[Problem]) -> dict[str, AgeGroup]:
-    data = _read_yaml(root / "ages.yaml", root, problems) or {}
+    data = _read_yaml(root / "ages.yaml", root, problems)
     ages: dict[str, AgeGroup] = {}
-    for i, item in enumerate(data.get("groups") or []):
-        r = _Reader(problems, "ages.yaml", str(item.get("id", f"#{i + 1}")))
+    if data is not None and not isinstance(data, dict):
+        problems.append(Problem("error", "ages.yaml", "", "", "must be a mapping with groups"))
+        return ages
+    for i, item in enumerate(_Reader(problems, "ages.yaml", "").items(data, "groups")):
+        r = _Reader(problems, "ages.yaml", _entry(item, i))
+        if not isinstance(item, dict):
+            r.error("", 'each age group must be a mapping like {id: "0-5", label: "0-5 anni", from: 0, to: 5}')
+            continue
         age_id, label = r.text(item, "id"), r.text(item, "label")
         low, high = item.get("from"), item.get("to")
         if not isinstance(low, int) or (high is not None and not isinstance(high, int)):
@@ -192,7 +270,7 @@ def _load_ages(root: Path, problems: list[Problem]) -> dict[str, AgeGroup]:
             continue
         if age_id and label:
             ages[age_id] = AgeGroup(age_id, label, low, high)
-    if not ages:
+    if not ages and data is not None and not problems:
         problems.append(Problem("error", "ages.yaml", "", "groups", "no age group defined"))
     return ages
 
@@ -248,43 +326,59 @@ def _patron_days(data: Any, r: _Reader, places: _Places) -> dict[str, tuple[int,
 
 
 def _load_areas(root: Path, problems: list[Problem], places: _Places) -> _Areas:
-    data = _read_yaml(root / "areas.yaml", root, problems) or {}
-    ambiti: dict[str, Ambito] = {}
-    for i, item in enumerate(data.get("ambiti") or []):
-        r = _Reader(problems, "areas.yaml", str(item.get("id", f"#{i + 1}")))
-        amb_id, name = r.text(item, "id"), r.text(item, "name")
-        codes = [places.code(n, r, "comuni") for n in r.strings(item, "comuni")]
-        if amb_id and name:
-            ambiti[amb_id] = Ambito(amb_id, name, frozenset(c for c in codes if c))
+    data = _read_yaml(root / "areas.yaml", root, problems)
+    if not isinstance(data, dict):
+        if data is not None:
+            problems.append(Problem("error", "areas.yaml", "", "", "must be a mapping with ambiti, menu, municipi..."))
+        data = {}
     r = _Reader(problems, "areas.yaml", "")
+    before = len(problems)
+    ambiti: dict[str, Ambito] = {}
+    for i, item in enumerate(r.items(data, "ambiti")):
+        ar = _Reader(problems, "areas.yaml", _entry(item, i))
+        if not isinstance(item, dict):
+            ar.error("", "each ambito must be a mapping with id, name, comuni")
+            continue
+        amb_id, name = ar.text(item, "id"), ar.text(item, "name")
+        codes = [places.code(n, ar, "comuni") for n in ar.strings(item, "comuni")]
+        if amb_id and name:
+            if amb_id in ambiti:
+                ar.error("id", "is used twice")
+            ambiti[amb_id] = Ambito(amb_id, name, frozenset(c for c in codes if c))
     menu = tuple(c for c in (places.code(n, r, "menu") for n in r.strings(data, "menu")) if c)
     municipi_of = places.code(data["municipi_of"], r, "municipi_of") if data.get("municipi_of") else None
-    municipi = tuple(int(m) for m in data.get("municipi") or [])
+    municipi = r.whole_numbers(data, "municipi")
+    if municipi_of and not municipi:
+        r.error("municipi", f"'municipi_of' names {data.get('municipi_of')}: list its Municipi, e.g. [1, 2, 3]")
     aliases: dict[str, tuple[str, ...]] = {}
-    for name, names in (data.get("aliases") or {}).items():
+    for name, names in r.mapping(data, "aliases").items():
         code = places.code(name, r, "aliases")
         if code:
-            aliases[code] = tuple(str(n) for n in names or [])
+            aliases[code] = tuple(str(n) for n in names) if isinstance(names, list) else ()
+            if not isinstance(names, list):
+                r.error(f"aliases.{name}", "must be a list of names, e.g. [Milan, Mailand]")
     common = frozenset(normalize(w) for w in r.strings(data, "common_words"))
-    works = data.get("works_in") or {}
-    works_codes, provinces = _place_list(works, "works_in", r, places, ambiti)
+    works = r.mapping(data, "works_in")
+    works_codes, provinces = _place_list(works, "works_in", r, places, ambiti, strict=len(problems) == before)
     return _Areas(ambiti, menu, municipi_of, municipi, aliases, common, works_codes, provinces,
                   _patron_days(data.get("patron_days"), r, places))
 
 
 def _place_list(data: Mapping[str, Any], where: str, r: _Reader, places: _Places,
-                ambiti: Mapping[str, Ambito]) -> tuple[frozenset[str], frozenset[str]]:
-    """(ISTAT codes, province plate codes) of a mapping of ambiti, comuni and provinces."""
+                ambiti: Mapping[str, Ambito], *, strict: bool = True) -> tuple[frozenset[str], frozenset[str]]:
+    """(ISTAT codes, province plate codes) of a mapping of ambiti, comuni and provinces;
+    errors name the field under `where` (area.comuni, works_in.ambiti)."""
+    r = _Reader(r.problems, r.file, r.entry, prefix=f"{r.prefix}{where}.")
     codes: set[str] = set()
     for amb in r.strings(data, "ambiti"):
         if amb in ambiti:
             codes |= ambiti[amb].comuni
-        else:
-            r.error(f"{where}.ambiti", f"'{amb}' is not an ambito of areas.yaml ({', '.join(ambiti)})")
-    codes |= {c for c in (places.code(n, r, f"{where}.comuni") for n in r.strings(data, "comuni")) if c}
+        elif strict:  # areas.yaml broken: its own error says so, once
+            r.error("ambiti", f"'{amb}' is not an ambito of areas.yaml ({', '.join(ambiti)})")
+    codes |= {c for c in (places.code(n, r, "comuni") for n in r.strings(data, "comuni")) if c}
     provinces = frozenset(r.strings(data, "provinces"))
     for p in provinces - places.provinces:
-        r.error(f"{where}.provinces", f"'{p}' is not a province plate code of Lombardy")
+        r.error("provinces", f"'{p}' is not a province plate code of Lombardy")
     return frozenset(codes), provinces
 
 
@@ -303,26 +397,31 @@ def _parse_time(value: Any, r: _Reader, field_name: str) -> time | None:
 
 def _parse_hours(value: Any, r: _Reader, places: _Places, area_comuni: frozenset[str]) -> Hours:
     if not isinstance(value, dict):
-        r.error("hours", "is missing: write at least {status: not-published}")
+        r.error("hours", "is missing or not a mapping: write at least {status: not-published}")
         return Hours("not-published")
     status = value.get("status")
-    if status not in HOURS_STATUSES:
+    if not isinstance(status, str) or status not in HOURS_STATUSES:
         r.error("hours.status", f"'{status}' must be one of {', '.join(HOURS_STATUSES)}")
         status = "not-published"
     blocks: list[HoursBlock] = []
-    for j, block in enumerate(value.get("blocks") or []):
+    hr = _Reader(r.problems, r.file, r.entry, prefix=f"{r.prefix}hours.")
+    for j, block in enumerate(hr.items(value, "blocks")):
         where = f"hours.blocks[{j + 1}]"
         if not isinstance(block, dict):
             r.error(where, "must be a mapping with label and slots")
             continue
         slots: list[Slot] = []
-        for k, slot in enumerate(block.get("slots") or []):
+        block_reader = _Reader(r.problems, r.file, r.entry, prefix=f"{r.prefix}{where}.")
+        for k, slot in enumerate(block_reader.items(block, "slots")):
             sw = f"{where}.slots[{k + 1}]"
             if not isinstance(slot, dict):
                 r.error(sw, "must be a mapping like {days: [mon], from: \"09:00\", to: \"12:00\"}")
                 continue
             days = slot.get("days") or []
-            bad = [d for d in days if d not in WEEKDAYS]
+            if not isinstance(days, list):
+                r.error(f"{sw}.days", f"must be a list of days, some of {', '.join(WEEKDAYS)}")
+                continue
+            bad = [d for d in days if not isinstance(d, str) or d not in WEEKDAYS]
             if bad or not days:
                 r.error(f"{sw}.days", f"days must be some of {', '.join(WEEKDAYS)}")
                 continue
@@ -426,18 +525,21 @@ def _service_fields(data: dict[str, Any], r: _Reader, places: _Places, area: fro
     """What services and lines share: texts, contacts, hours and their sources, checked and dated."""
     entry_id, name, summary = r.text(data, "id"), r.text(data, "name"), r.text(data, "summary")
     status = data.get("status", "active")
-    if status not in SERVICE_STATUSES:
+    if not isinstance(status, str) or status not in SERVICE_STATUSES:
         r.error("status", f"'{status}' must be one of {', '.join(SERVICE_STATUSES)}")
         status = "active"
+    before = len(r.problems)
     contacts = _parse_contacts(data.get("contacts"), r)
     hours = _parse_hours(data.get("hours"), r, places, area)
     sources = _parse_sources(data.get("sources"), r)
+    facts_readable = len(r.problems) == before  # else the truth check would only repeat the same fault
     verified = r.day(data, "verified", required=True)
     notes = tuple(" ".join(n.split()) for n in r.strings(data, "notes"))
     for extra in sorted(set(data) - known):
         r.error(str(extra), f"is not a known field ({', '.join(sorted(known))})")
     dating = truth.check(rel, r.entry, sources, contacts, hours)
-    r.problems.extend(dating.problems)
+    if facts_readable:
+        r.problems.extend(dating.problems)
     if not (entry_id and name and summary and verified):
         return None
     return dict(id=entry_id, name=name, summary=summary, status=status, contacts=contacts, hours=hours,
@@ -454,6 +556,8 @@ def _load_service(
     ages: Mapping[str, AgeGroup],
     ambiti: Mapping[str, Ambito],
     municipi: tuple[int, ...],
+    *,
+    strict_areas: bool = True,
 ) -> Service | None:
     rel = path.relative_to(root).as_posix()
     data = _read_yaml(path, root, problems)
@@ -473,11 +577,11 @@ def _load_service(
     fallback = bool(data.get("fallback"))
     service_needs = r.strings(data, "needs")
     for n in service_needs:
-        if n not in needs:
+        if n not in needs and needs:  # needs.yaml unreadable: its own error says so, once
             r.error("needs", f"'{n}' is not a need of needs.yaml ({', '.join(needs)})")
     service_ages = r.strings(data, "ages")
     for a in service_ages:
-        if a not in ages:
+        if a not in ages and ages:
             r.error("ages", f"'{a}' is not an age group of ages.yaml ({', '.join(ages)})")
     if not fallback and (not service_needs or not service_ages):
         r.error("needs" if not service_needs else "ages", "is empty: the service would never be offered")
@@ -485,12 +589,13 @@ def _load_service(
     if not isinstance(area, dict):
         r.error("area", "must be a mapping with comuni, ambiti, provinces or municipi")
         area = {}
-    codes, provinces = _place_list(area, "area", r, places, ambiti)
-    if not codes and not provinces:
+    codes, provinces = _place_list(area, "area", r, places, ambiti, strict=strict_areas)
+    if not codes and not provinces and strict_areas:
         r.error("area", "names no comune, ambito or province: where does it serve?")
-    service_municipi = frozenset(int(m) for m in r.strings(area, "municipi") if str(m).isdigit())
-    if service_municipi - set(municipi):
-        r.error("area.municipi", f"Municipi are numbered {municipi[0]}-{municipi[-1]}")
+    service_municipi = frozenset(_Reader(r.problems, r.file, r.entry, prefix="area.").whole_numbers(area, "municipi"))
+    if service_municipi - set(municipi) and strict_areas:
+        known = f"numbered {municipi[0]}-{municipi[-1]}" if municipi else "not listed in areas.yaml"
+        r.error("area.municipi", f"Municipi are {known}")
     run_by = r.text(data, "run_by") or ""
     funded_by = r.text(data, "funded_by", required=False) or ""
     valid_from, valid_until = r.day(data, "valid_from"), r.day(data, "valid_until")
@@ -523,7 +628,8 @@ def _load_safety(root: Path, problems: list[Problem], places: _Places) -> _Safet
         problems.append(Problem("error", rel, "", "", "must be a mapping with lines, topics and outside"))
         return _Safety({}, {}, ())
     lines: dict[str, Service] = {}
-    for i, item in enumerate(data.get("lines") or []):
+    top = _Reader(problems, rel, "")
+    for i, item in enumerate(top.items(data, "lines")):
         r = _Reader(problems, rel, str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}")
         if not isinstance(item, dict):
             r.error("lines", "each line must be a mapping like a service: id, name, summary, contacts, ...")
@@ -535,7 +641,7 @@ def _load_safety(root: Path, problems: list[Problem], places: _Places) -> _Safet
             lines[common["id"]] = Service(**common, needs=(), ages=(), comuni=frozenset(),
                                           provinces=frozenset(), municipi=frozenset(), run_by="", funded_by="")
     topics: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for i, item in enumerate(data.get("topics") or []):
+    for i, item in enumerate(top.items(data, "topics")):
         r = _Reader(problems, rel, str(item.get("id", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}")
         if not isinstance(item, dict):
             r.error("topics", "each topic must be a mapping {id, text, lines}")
@@ -584,13 +690,31 @@ def _load_audiences(root: Path, problems: list[Problem], needs: Mapping[str, Nee
             elif value in seen[key]:
                 r.error(key, f"'{value}' is used by another audience")
             seen[key].add(value or "")
-        if values["need"] and values["need"] not in needs:
+        if values["need"] and needs and values["need"] not in needs:
             r.error("need", f"'{values['need']}' is not a need of needs.yaml ({', '.join(needs)})")
         for extra in sorted(set(item) - set(_AUDIENCE_FIELDS)):
             r.error(str(extra), f"is not a known field ({', '.join(_AUDIENCE_FIELDS)})")
         if all(values.values()):
             audiences[values["id"]] = Audience(**values)  # type: ignore[arg-type]
     return audiences
+
+
+_ODD = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
+
+
+def _guard(problems: list[Problem], file: str, default: Any, read: Callable[[], Any]) -> Any:
+    """Run one file's reader; a value of a shape no check foresaw becomes one error naming the
+    file (and the reader's other errors stay), never a traceback."""
+    try:
+        return read()
+    except _ODD as exc:
+        problems.append(Problem("error", file, "", "", f"has a value of an unexpected kind ({type(exc).__name__}): "
+                                                      "compare it with knowledge/README.md and its neighbours"))
+        return default
+
+
+def _broken(problems: list[Problem], file: str) -> bool:
+    return any(p.file == file and p.severity == "error" for p in problems)
 
 
 def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
@@ -604,19 +728,25 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     except (OSError, KeyError, ValueError) as exc:
         raise KnowledgeError([Problem("error", str(gazetteer), "", "", f"cannot be read: {exc}")]) from None
     places = _Places(comuni)
-    needs = _load_needs(root, problems)
-    safety = _load_safety(root, problems, places)
+    needs = _guard(problems, "needs.yaml", {}, lambda: _load_needs(root, problems))
+    references = dict(needs) if not _broken(problems, "needs.yaml") else {}  # no cascade from a broken file
+    safety = _guard(problems, "safety.yaml", _Safety({}, {}, ()), lambda: _load_safety(root, problems, places))
     for need in needs.values():
         if need.safety and need.safety not in safety.topics:
             problems.append(Problem("error", "needs.yaml", need.id, "safety",
                                     f"'{need.safety}' is not a topic of safety.yaml ({', '.join(safety.topics)})"))
     topics = {tid: SafetyTopic(tid, text, ids) for tid, (text, ids) in safety.topics.items()}
-    audiences = _load_audiences(root, problems, needs)
-    ages = _load_ages(root, problems)
-    areas = _load_areas(root, problems, places)
+    audiences = _guard(problems, "audiences.yaml", {}, lambda: _load_audiences(root, problems, references))
+    ages = _guard(problems, "ages.yaml", {}, lambda: _load_ages(root, problems))
+    age_references = ages if not _broken(problems, "ages.yaml") else {}
+    areas = _guard(problems, "areas.yaml", _Areas({}, (), None, (), {}, frozenset(), frozenset(), frozenset(), {}),
+                   lambda: _load_areas(root, problems, places))
+    areas_ok = not _broken(problems, "areas.yaml")
     services: dict[str, Service] = {}
     for path in sorted((root / "services").glob("*.yaml")):
-        service = _load_service(path, root, problems, places, needs, ages, areas.ambiti, areas.municipi)
+        service = _guard(problems, path.relative_to(root).as_posix(), None, lambda path=path: _load_service(
+            path, root, problems, places, references, age_references, areas.ambiti, areas.municipi,
+            strict_areas=areas_ok))
         if service:
             services[service.id] = service
     fallbacks = [s.id for s in services.values() if s.fallback]

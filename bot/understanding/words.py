@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
-from bot.knowledge.load import _read_yaml, _Reader
+from bot.knowledge.load import _guard, _read_yaml, _Reader
 from bot.text import normalize
 
 
@@ -40,7 +40,7 @@ class Words:
 
 def _word_lists(data: Any, key: str, known: Mapping[str, Any], r: _Reader,
                 target: dict[str, dict[str, tuple[str, ...]]], lang: str, what: str) -> None:
-    for item_id, items in (data.get(key) or {}).items():
+    for item_id, items in r.mapping(data, key).items():
         if item_id not in known:
             r.error(f"{key}.{item_id}", f"is not {what} ({', '.join(known)})")
             continue
@@ -63,22 +63,29 @@ def load_words(root: Path, kb: KnowledgeBase) -> Words:
         if not isinstance(data, dict):
             r.error("", "must be a mapping with needs, safety, ages and numbers")
             continue
-        _word_lists(data, "needs", kb.needs, r, words.needs, lang, "a need of needs.yaml")
-        _word_lists(data, "safety", kb.safety or {}, r, words.safety, lang, "a topic of safety.yaml")
-        ages = data.get("ages") or {}
-        for kind, target in (("years", words.years), ("months", words.months)):
-            items = [normalize(str(w)) for w in ages.get(kind) or []]
-            target[lang] = tuple(sorted((w for w in items if w), key=len, reverse=True))
-        numbers = data.get("numbers") or {}
-        try:
-            words.numbers[lang] = NumberWords(
-                {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
-                {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
-                tuple(normalize(str(w)) for w in numbers.get("and") or []),
-            )
-        except (TypeError, ValueError, AttributeError):
-            r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")
+        _guard(problems, r.file, None, lambda data=data, r=r, lang=lang: _read_language(data, r, lang, kb, words))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise KnowledgeError(errors)
     return words
+
+
+def _read_language(data: dict[str, Any], r: _Reader, lang: str, kb: KnowledgeBase, words: Words) -> None:
+    """One language's words file, merged into `words`; its errors go to the reader's list."""
+    problems = r.problems
+    _word_lists(data, "needs", kb.needs, r, words.needs, lang, "a need of needs.yaml")
+    _word_lists(data, "safety", kb.safety or {}, r, words.safety, lang, "a topic of safety.yaml")
+    ages = r.mapping(data, "ages")
+    age_reader = _Reader(problems, r.file, lang, prefix="ages.")
+    for kind, target in (("years", words.years), ("months", words.months)):
+        items = [normalize(str(w)) for w in age_reader.items(ages, kind)]
+        target[lang] = tuple(sorted((w for w in items if w), key=len, reverse=True))
+    numbers = r.mapping(data, "numbers")
+    try:
+        words.numbers[lang] = NumberWords(
+            {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
+            {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
+            tuple(normalize(str(w)) for w in numbers.get("and") or []),
+        )
+    except (TypeError, ValueError, AttributeError):
+        r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")
