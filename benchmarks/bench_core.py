@@ -97,7 +97,6 @@ def main() -> None:
     def reference(query: str) -> object:  # the plain approach: one fuzzy pass over all names
         return process.extractOne(latin(query), latin_names, scorer=fuzz.WRatio)
 
-    latin.cache_clear()
     turns = [dialog_turns_per_second(res) for _ in range(ROUNDS)]
     ours = [latencies(lambda q: nlu.find_comune(q, expecting=True), COMUNE_ANSWERS) for _ in range(ROUNDS)]
     refs = [latencies(reference, COMUNE_ANSWERS) for _ in range(ROUNDS)]

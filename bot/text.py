@@ -51,9 +51,29 @@ def _keeps_marks(base: str) -> bool:
     return any(lo <= cp <= hi for lo, hi in _KEEP_MARKS)
 
 
-@lru_cache(maxsize=65536)
+CACHED_WORD = 32  # longer "words" (a pasted link, a run of letters) are not remembered
+
+
 def normalize(text: str) -> str:
     """Lower-case words separated by single spaces: no accents, punctuation or symbols.
+
+    Computed word by word, and only words are remembered (they come back in every message:
+    "anni", "Bresso"): memory stays bounded and never holds a user's whole message.
+    """
+    return " ".join(w for w in (_normalize_word(word) for word in text.split()) if w)
+
+
+def _normalize_word(word: str) -> str:
+    return _normalize_cached(word) if len(word) <= CACHED_WORD else _normalize(word)
+
+
+@lru_cache(maxsize=32768)
+def _normalize_cached(word: str) -> str:
+    return _normalize(word)
+
+
+def _normalize(text: str) -> str:
+    """The work of `normalize`.
 
     Apostrophes inside Ukrainian words (дев'ять) are dropped; elsewhere (dall'Ucraina) they
     separate words. Digits glued to letters are separated ("9anni", "8යි").
@@ -80,10 +100,22 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=65536)
 def latin(text: str) -> str:
     """`normalize`, then transliterated to Latin letters: Монца -> montsa, منزا -> mnza."""
-    return " ".join(_NOT_WORD.sub(" ", anyascii(normalize(text)).lower()).split())
+    return " ".join(w for w in (_latin_word(word) for word in normalize(text).split()) if w)
+
+
+def _latin_word(word: str) -> str:
+    return _latin_cached(word) if len(word) <= CACHED_WORD else _latin(word)
+
+
+@lru_cache(maxsize=32768)
+def _latin_cached(word: str) -> str:
+    return _latin(word)
+
+
+def _latin(word: str) -> str:
+    return " ".join(_NOT_WORD.sub(" ", anyascii(word).lower()).split())
 
 
 def clean_user_text(text: str, limit: int = 1000) -> str:

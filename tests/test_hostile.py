@@ -183,3 +183,24 @@ async def test_a_failing_turn_logs_where_it_failed_never_what_the_user_wrote(res
     logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
     assert "ValueError" in logged and "orientation.py" in logged
     assert "Amina" not in logged and "1234567" not in logged
+
+
+def test_what_the_bot_remembers_of_messages_is_words_never_a_whole_message(res, monkeypatch):
+    """Only single short words reach the text caches: a family's sentence is not kept in memory
+    after its turn (benchmarks/bench_memory.py shows that memory stays bounded)."""
+    from bot import text
+
+    remembered: list[str] = []
+    caches = [text._normalize_cached, text._latin_cached]
+    for name, cached in zip(("_normalize_cached", "_latin_cached"), caches, strict=True):
+
+        def recording(word: str, cached=cached) -> str:
+            remembered.append(word)
+            return cached(word)
+
+        monkeypatch.setattr(text, name, recording)
+    chat = Chat(res)
+    chat.send(Command("start"))
+    chat.send(Text("mia figlia ha nove anni e cerca aiuto per la scuola a Bresso, tel 3331234567"))
+    assert "mia" in remembered and "bresso" in remembered
+    assert all(" " not in key and len(key) <= text.CACHED_WORD for key in remembered)

@@ -247,3 +247,69 @@ def test_markup_in_data_is_escaped():
 def test_settings_errors_say_what_to_set(env, message):
     with pytest.raises(SettingsError, match=message):
         TelegramSettings.from_env(env)
+
+
+# ------------------------------------------------------------------ the webhook endpoint
+
+HOOK_SECRET = "hook-secret"
+
+
+@pytest.fixture
+async def hook(tg: Harness):
+    import httpx
+
+    from bot.channels.telegram import webhook_app
+
+    app = webhook_app(tg.app, HOOK_SECRET, "/tg-hook")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def _queued(tg: Harness) -> list[Update]:
+    queued = []
+    while not tg.app.update_queue.empty():
+        queued.append(tg.app.update_queue.get_nowait())
+    return queued
+
+
+async def test_webhook_takes_a_real_update_into_the_bot(tg: Harness, hook):
+    answer = await hook.post("/tg-hook", json=Updates().text("/start"),
+                             headers={"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET})
+    assert answer.status_code == 200
+    (update,) = _queued(tg)
+    assert update.message.text == "/start"
+
+
+async def test_webhook_refuses_an_oversized_body_unread(tg: Harness, hook):
+    huge = b"{" + b" " * 2_000_000 + b"}"
+    for headers in ({"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET}, {}):
+        answer = await hook.post("/tg-hook", content=huge, headers=headers)
+        assert answer.status_code in (403, 413)
+    answer = await hook.post("/tg-hook", content=huge, headers={"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET})
+    assert answer.status_code == 413
+
+    async def stream():  # no Content-Length: refused while reading, as soon as it passes the limit
+        for _ in range(2_000):
+            yield b" " * 1_000
+
+    answer = await hook.post("/tg-hook", content=stream(), headers={"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET})
+    assert answer.status_code == 413
+    assert _queued(tg) == []
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b'"hello"', b"{}", b'{"update_id": "1"}', b'{"update_id": 1, "message": "text"}',
+    b'{"update_id": 1, "message": {"chat": []}}', b"[" * 100_000 + b"]" * 100_000,
+])
+async def test_webhook_answers_odd_calls_400_never_500(tg: Harness, hook, body, caplog):
+    answer = await hook.post("/tg-hook", content=body, headers={"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET})
+    assert answer.status_code == 400
+    assert _queued(tg) == []
+    assert all("hello" not in r.getMessage() and "text" not in r.getMessage() for r in caplog.records)
+
+
+async def test_webhook_without_the_secret_reaches_nothing(tg: Harness, hook):
+    for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+        answer = await hook.post("/tg-hook", json=Updates().text("/start"), headers=headers)
+        assert answer.status_code == 403
+    assert _queued(tg) == []

@@ -89,6 +89,8 @@ def test_webhook_accepts_only_updates_with_the_secret_token(tmp_path: Path):
 
             assert post(port, "tg-hook", user.text("/start"), None) == 403
             assert post(port, "tg-hook", user.text("/start"), "wrong") == 403
+            assert post(port, "tg-hook", {"update_id": 1, "padding": " " * 2_000_000}, SECRET) == 413
+            assert post(port, "tg-hook", {"update_id": "one"}, SECRET) == 400
             time.sleep(0.5)
             assert api.count_sent() == 0  # nothing from a refused call reached the dialog
 

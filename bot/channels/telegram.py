@@ -15,12 +15,21 @@ and the user gets a kind apology. The bot talks only in private chats.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
+import itertools
+import json
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -34,6 +43,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot.channels.base import Channel, pack, text_event
+from bot.channels.http import MAX_BODY, read_limited
 from bot.config import SettingsError, TelegramSettings
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
@@ -139,6 +149,7 @@ class TelegramChannel(Channel):
         super().__init__(conversation, catalogs)
         self.username = username
         self.fatal: Exception | None = None  # why the bot stopped itself (the database was lost)
+        self.stop: Callable[[Application], None] = Application.stop_running
         at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
         self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
 
@@ -197,7 +208,7 @@ class TelegramChannel(Channel):
         if isinstance(error, StoreLost):  # the database is gone: stop, loudly, rather than answer into the void
             log.critical("%s: stopping", error)
             self.fatal = error
-            context.application.stop_running()
+            self.stop(context.application)
             return
         log.error("update %s failed: %s at %s", getattr(update, "update_id", "?"), type(error).__name__,
                   where(error) if error else "?")
@@ -258,9 +269,8 @@ def build_application(
 
 def serve(settings: TelegramSettings, resources: Resources, conversation: OpenConversation, *,
           webhook_url: str | None = None) -> None:
-    """Run the bot until stopped: long polling, or PTB's webhook server behind `webhook_url`."""
+    """Run the bot until stopped: long polling, or the bot's own webhook server behind `webhook_url`."""
     from contextlib import AsyncExitStack
-    from urllib.parse import urlparse
 
     if webhook_url and not settings.webhook_secret:
         raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
@@ -278,12 +288,79 @@ def serve(settings: TelegramSettings, resources: Resources, conversation: OpenCo
 
     application = build_application(settings, channel, post_init=post_init, post_shutdown=post_shutdown)
     if webhook_url:
-        application.run_webhook(
-            listen=settings.listen, port=settings.port, url_path=urlparse(webhook_url).path.lstrip("/"),
-            webhook_url=webhook_url, secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1,
-        )
+        run_webhook(application, channel, settings, webhook_url)
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
     if channel.fatal is not None:
         raise channel.fatal
+
+
+# ------------------------------------------------------------------ the webhook server
+
+
+def webhook_app(application: Application, secret: str, path: str, lifespan=None) -> Starlette:
+    """The endpoint Telegram calls: the secret token is checked from the headers and the body
+    is read only up to MAX_BODY, before anything is parsed (PTB's own tornado server reads
+    any body whole, and logs the updates it cannot parse — with the users' words). A call
+    that is not an update is answered 400 and logged by its kind only."""
+
+    async def receive(request: Request) -> Response:
+        token = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(token.encode(), secret.encode()):
+            return PlainTextResponse("forbidden", status_code=403)
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
+            return PlainTextResponse("too large", status_code=413)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, application.bot)
+        except Exception as exc:  # anything Telegram would never send: refused, not a crash
+            log.warning("a webhook call was not an update: %s", type(exc).__name__)
+            return PlainTextResponse("not understood", status_code=400)
+        await application.update_queue.put(update)
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/" + path.strip("/"), receive, methods=["POST"])], lifespan=lifespan)
+
+
+def run_webhook(application: Application, channel: TelegramChannel, settings: TelegramSettings,
+                webhook_url: str) -> None:
+    """PTB's Application processes the updates; uvicorn serves `webhook_app` in the same loop."""
+    import contextlib
+    from urllib.parse import urlparse
+
+    import uvicorn
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with application:  # initialize ... shutdown
+            if application.post_init:
+                await application.post_init(application)
+            await _register_webhook(application, webhook_url, settings.webhook_secret or "")
+            await application.start()
+            try:
+                yield
+            finally:
+                await application.stop()
+                if application.post_shutdown:
+                    await application.post_shutdown(application)
+
+    # The database lost under the running bot: stop the server the way a supervisor would.
+    channel.stop = lambda _application: os.kill(os.getpid(), signal.SIGTERM)
+    app = webhook_app(application, settings.webhook_secret or "", urlparse(webhook_url).path, lifespan)
+    uvicorn.run(app, host=settings.listen, port=settings.port, log_level="warning")
+
+
+async def _register_webhook(application: Application, url: str, secret: str) -> None:
+    """setWebhook, tried again with growing pauses while Telegram cannot be reached."""
+    for attempt in itertools.count():
+        try:
+            await application.bot.set_webhook(url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+            return
+        except (NetworkError, RetryAfter) as exc:
+            if isinstance(exc, BadRequest):
+                raise
+            log.warning("could not register the webhook (%s), trying again", type(exc).__name__)
+            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))

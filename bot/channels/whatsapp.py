@@ -33,6 +33,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.channels.base import MORE, Channel, pack, page_of, text_event
+from bot.channels.http import MAX_BODY, read_limited
 from bot.config import WhatsAppSettings
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
@@ -199,23 +200,6 @@ def render(replies: list[Reply], tr: Translator, page: int = 0) -> list[Outgoing
 
 
 # ------------------------------------------------------------------ the channel
-
-
-MAX_BODY = 1_000_000  # Meta's calls are a few kilobytes; anything bigger is refused unread
-
-
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it passes `limit` (by its Content-Length, or while reading)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
