@@ -60,7 +60,7 @@ def dialogs() -> list[list[dict[str, Any]]]:
 
 
 async def drive(app: Application, all_dialogs: list[list[dict[str, Any]]],
-                flush: bool = False) -> tuple[float, list[float]]:
+                flush: bool = False, sent: Any = None) -> tuple[float, list[float]]:
     """Feed the users' updates interleaved (user 1 step 1, user 2 step 1, ...)."""
     latencies: list[float] = []
     updates = [Update.de_json(d[step], app.bot) for step in range(len(all_dialogs[0])) for d in all_dialogs]
@@ -70,6 +70,8 @@ async def drive(app: Application, all_dialogs: list[list[dict[str, Any]]],
         await app.process_update(update)
         if flush:  # write the state to disk before the next update, as ours does
             await app.update_persistence()
+        if sent is not None:  # ours: the answer leaves from the outbox; wait until it is sent
+            await sent()
         latencies.append(time.perf_counter() - t0)
     return time.perf_counter() - start, latencies
 
@@ -77,13 +79,15 @@ async def drive(app: Application, all_dialogs: list[list[dict[str, Any]]],
 async def ours(tmp: Path, all_dialogs: list[list[dict[str, Any]]]) -> tuple[float, list[float]]:
     resources = load_resources(Config.from_env({}))
     store = await SessionStore.open(tmp / "ours.sqlite3")
-    channel = TelegramChannel(Conversation(resources, store, lambda: TODAY), resources.catalogs)
+    channel = TelegramChannel(None, resources.catalogs)
     app = build_application(TelegramSettings(token=TOKEN), channel, request=RecordingRequest(record=False),
                             updates_request=RecordingRequest(record=False), rate_limiter=False)
+    outbox = channel.attach_outbox(Conversation(resources, store, lambda: TODAY))
     await app.initialize()
     try:
-        return await drive(app, all_dialogs)
+        return await drive(app, all_dialogs, sent=lambda: outbox.drained(10))
     finally:
+        await outbox.close()
         await app.shutdown()
         await store.close()
 

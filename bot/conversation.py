@@ -22,6 +22,8 @@ from bot.tracing import where
 
 log = logging.getLogger(__name__)
 
+# A channel's messages for a turn's replies, as (address, body) rows of the outbox.
+Render = Callable[[list[Reply]], list[tuple[str, str]]]
 # Opens the store and yields a Conversation over it, closed on exit (see `bot.app`).
 OpenConversation = Callable[[], AbstractAsyncContextManager["Conversation"]]
 
@@ -45,9 +47,13 @@ class Conversation:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    async def handle(self, channel: str, user_id: str, event: Event, *, once: str | None = None) -> list[Reply]:
+    async def handle(self, channel: str, user_id: str, event: Event, *, once: str | None = None,
+                     render: Render | None = None) -> list[Reply]:
         """The replies to one event. With `once` (e.g. an update id), an event delivered
-        again after a crash or a retry is answered only the first time: [] afterwards."""
+        again after a crash or a retry is answered only the first time: [] afterwards.
+
+        With `render`, the replies go into the outbox as the channel's messages, in the same
+        transaction as the session (the channel then sends them from there)."""
         async with self._user_lock((channel, user_id)):
             turn = await self.store.load_turn(channel, user_id, once)
             if turn.already:
@@ -62,13 +68,15 @@ class Conversation:
                           channel, session.state if session else None, type(event).__name__,
                           type(exc).__name__, where(exc))
                 tr = self.resources.catalogs.get(session.lang if session else None)
-                return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
-            if new is None:
-                await self.store.delete(channel, user_id, seen=once)
-            else:
-                pending = await self.store.save(channel, user_id, new, seen=(*turn.seen, once) if once else turn.seen,
-                                                effects=effects)
-                await carry_out(self.store, pending)
+                sorry = [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
+                if render is not None:
+                    await self.store.queue(channel, user_id, render(sorry))
+                return sorry
+            outbox = render(replies) if render is not None and replies else ()
+            pending = await self.store.save(channel, user_id, new, once=once, effects=effects, outbox=outbox)
+            if pending is None:  # the same event, answered meanwhile (another delivery of it)
+                return []
+            await carry_out(self.store, pending)
             return replies
 
     async def resume_effects(self) -> None:

@@ -10,13 +10,16 @@ disk is always the state after the last answered message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import aiosqlite
@@ -53,6 +56,28 @@ _SCHEMA = (
         created_at TEXT NOT NULL
     )
     """,
+    # Replies decided by a turn, written with its session, deleted once the platform took
+    # them: a crash or an outage between saving and sending loses no answer (bot.outbox).
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        address    TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created    REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS outbox_user ON outbox (channel, user_id, id)",
+    # WhatsApp: a phone number linked to the business-scoped user id (BSUID) Meta gave with it.
+    """
+    CREATE TABLE IF NOT EXISTS aliases (
+        channel TEXT NOT NULL,
+        alias   TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (channel, alias)
+    )
+    """,
     # Results shown, counted by day and what was asked: nothing points back to a family.
     """
     CREATE TABLE IF NOT EXISTS result_counts (
@@ -69,8 +94,7 @@ _SCHEMA = (
     )
     """,
 )
-SEEN_RETENTION_DAYS = 7  # Telegram re-sends an unconfirmed update for at most 24 hours
-SEEN_PER_USER = 32  # recent event keys kept with a session: more than one delivery batch
+SEEN_RETENTION_DAYS = 8  # Telegram re-sends an update for 24 hours, Meta for up to 7 days
 
 
 @dataclass(frozen=True)
@@ -81,10 +105,25 @@ class PendingEffect:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A reply waiting in the outbox: one platform message, as the channel rendered it."""
+
+    id: int
+    user_id: str
+    address: str  # where the platform must deliver it (a chat id, a phone number or BSUID)
+    body: str
+    created: float  # unix time of the turn that decided it
+
+
+@dataclass(frozen=True)
 class Turn:
     session: Session | None
-    seen: tuple[str, ...]  # keys of the latest events answered for this user
-    already: bool  # the event asked about is one of them: do not answer it again
+    already: bool  # the event asked about was answered before: do not answer it again
+
+
+def seen_key(key: str) -> str:
+    """What is kept of an event's key (an update or message id): a hash, long enough to be unique."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class SessionStore:
@@ -98,11 +137,11 @@ class SessionStore:
         self._db = db
         self._path = path
         self._identity = _identity(path) if path else None
-        self._cache: OrderedDict[tuple[str, str], Turn] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], Session] = OrderedDict()
         self._cache_size = cache_size
 
-    def _remember(self, channel: str, user_id: str, turn: Turn) -> None:
-        self._cache[(channel, user_id)] = turn
+    def _remember(self, channel: str, user_id: str, session: Session) -> None:
+        self._cache[(channel, user_id)] = session
         self._cache.move_to_end((channel, user_id))
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -126,22 +165,23 @@ class SessionStore:
         return cls(db, None if str(path) == ":memory:" else Path(path))
 
     async def load_turn(self, channel: str, user_id: str, key: str | None = None) -> Turn:
-        """The user's session, the keys of the events that made it, and whether `key` is one."""
+        """The user's session, and whether the event `key` was answered before.
+
+        A user met before is read from memory, and a repeated key is then caught by the save
+        (the key is unique in the database): one trip to the database per turn, not two."""
         cached = self._cache.get((channel, user_id))
         if cached is not None:
-            return Turn(cached.session, cached.seen, bool(key) and key in cached.seen)
+            return Turn(cached, False)
         rows = await self._db.execute_fetchall(
             "SELECT (SELECT data FROM sessions WHERE channel = ?1 AND user_id = ?2),"
-            " (SELECT seen FROM sessions WHERE channel = ?1 AND user_id = ?2),"
             " EXISTS (SELECT 1 FROM seen WHERE key = ?3)",
-            (channel, user_id, key or ""),
+            (channel, user_id, seen_key(key) if key else ""),
         )
-        data, seen_json, forgotten = next(iter(rows))
-        seen = tuple(json.loads(seen_json or "[]"))
-        turn = Turn(_session(data), seen, bool(key) and (bool(forgotten) or key in seen))
-        if data is not None:
-            self._remember(channel, user_id, Turn(turn.session, seen, False))
-        return turn
+        data, already = next(iter(rows))
+        session = _session(data)
+        if session is not None:
+            self._remember(channel, user_id, session)
+        return Turn(session, bool(key) and bool(already))
 
     async def load(self, channel: str, user_id: str) -> Session | None:
         return (await self.load_turn(channel, user_id)).session
@@ -152,44 +192,83 @@ class SessionStore:
         if self._path is not None and _identity(self._path) != self._identity:
             raise StoreLost(f"the database {self._path} was deleted or replaced while the bot was running")
 
-    async def save(self, channel: str, user_id: str, session: Session, *, seen: tuple[str, ...] = (),
-                   effects: Sequence[Effect] = ()) -> list[PendingEffect]:
-        """Store the session with the keys of its latest events, and the turn's effects, in one
-        transaction (a single statement when there are none). Effects kept in this database
-        (counting a result) are done right here, so they happen exactly once with the turn;
-        the others are saved as pending and returned, to be carried out after the save."""
-        upsert = (
-            "INSERT INTO sessions (channel, user_id, data, seen, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data, seen = excluded.seen,"
-            " updated_at = excluded.updated_at"
-        )
-        params = (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False),
-                  json.dumps(list(seen[-SEEN_PER_USER:])), _now())
-        pending: list[PendingEffect] = []
+    async def save(self, channel: str, user_id: str, session: Session | None, *, once: str | None = None,
+                   effects: Sequence[Effect] = (), outbox: Sequence[tuple[str, str]] = ()
+                   ) -> list[PendingEffect] | None:
+        """Store what one turn decided, in one transaction and one trip to the database: the
+        session (None: erase it, /forget), the key of the event that caused it, its effects,
+        and its replies for the outbox (`(address, body)` pairs, in order).
+
+        Returns None, writing nothing, when `once` was answered before (an update delivered
+        again). Effects kept in this database (counting a result) are done right here, so they
+        happen exactly once with the turn; the others are saved as pending and returned, to be
+        carried out after the save."""
         self._same_file()
-        if not effects:
-            await self._execute(upsert, params)
+        work = partial(_write_turn, channel, user_id, session, seen_key(once) if once else None,
+                       tuple(effects), tuple(outbox), _now(), time.time())
+        try:
+            result = await self._db._execute(lambda: work(self._db._conn))  # one hop to aiosqlite's thread
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
+        if result is None:
+            return None
+        if session is None:
+            self._cache.pop((channel, user_id), None)
         else:
-            await self._db.execute("BEGIN")
-            try:
-                await self._db.execute(upsert, params)
-                for effect in effects:
-                    if effect.kind in LOCAL_EFFECTS:
-                        await self._db.execute(*LOCAL_EFFECTS[effect.kind](channel, effect))
-                        continue
-                    cursor = await self._db.execute(
-                        "INSERT INTO effects (channel, kind, data, created_at) VALUES (?, ?, ?, ?)",
-                        (channel, effect.kind, json.dumps(dict(effect.data), ensure_ascii=False), _now()))
-                    pending.append(PendingEffect(int(cursor.lastrowid or 0), channel, effect))
-                await self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                await self._db.execute("ROLLBACK")
-                raise _fault(exc) from None
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-        self._remember(channel, user_id, Turn(session, seen[-SEEN_PER_USER:], False))
-        return pending
+            self._remember(channel, user_id, session)
+        return [PendingEffect(i, channel, effect) for i, effect in result]
+
+    async def queue(self, channel: str, user_id: str, outbox: Sequence[tuple[str, str]]) -> None:
+        """Replies that no saved turn decided (an apology, a page of options): into the outbox."""
+        now = time.time()
+        await self._many("INSERT INTO outbox (channel, user_id, address, body, created) VALUES (?, ?, ?, ?, ?)",
+                         [(channel, user_id, address, body, now) for address, body in outbox])
+
+    async def queued(self, channel: str, user_id: str) -> list[Queued]:
+        """The user's replies not yet taken by the platform, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT id, user_id, address, body, created FROM outbox WHERE channel = ? AND user_id = ? ORDER BY id",
+            (channel, user_id))
+        return [Queued(*row) for row in rows]
+
+    async def queued_users(self, channel: str) -> list[str]:
+        """Users with replies still to send (a crash or an outage came in between)."""
+        rows = await self._db.execute_fetchall(
+            "SELECT user_id FROM outbox WHERE channel = ? GROUP BY user_id ORDER BY min(id)", (channel,))
+        return [user for (user,) in rows]
+
+    async def replace_queued(self, channel: str, user_id: str, ids: Sequence[int],
+                             outbox: Sequence[tuple[str, str]]) -> None:
+        """Answers that waited too long give way to others (an apology, the current question),
+        in one transaction: a crash in between neither loses nor doubles them."""
+        now = time.time()
+
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+                db.executemany("INSERT INTO outbox (channel, user_id, address, body, created) VALUES (?, ?, ?, ?, ?)",
+                               [(channel, user_id, address, body, now) for address, body in outbox])
+
+        try:
+            await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
+
+    async def sent(self, ids: Sequence[int]) -> None:
+        """The platform took these replies (or refused them for good): they leave the outbox."""
+        await self._many("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    async def _many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """executemany in aiosqlite's thread, its cursor closed at once (a cursor left open keeps
+        its statement busy, and the next use of the same statement is SQLITE_MISUSE)."""
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(sql, rows).close()
+
+        try:
+            await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
 
     async def _execute(self, sql: str, params: tuple[object, ...]) -> None:
         try:
@@ -209,15 +288,36 @@ class SessionStore:
         return list(await self._db.execute_fetchall("SELECT * FROM result_counts ORDER BY day, comune, need"))
 
     async def delete(self, channel: str, user_id: str, *, seen: str | None = None) -> None:
-        """/forget: nothing about the user is kept (only the key of the update that said so)."""
-        self._cache.pop((channel, user_id), None)
-        await self._db.execute("DELETE FROM sessions WHERE channel = ? AND user_id = ?", (channel, user_id))
-        if seen:
-            await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (seen, _now()))
+        """/forget: nothing about the user is kept (only the hashed key of the update that said so)."""
+        await self.save(channel, user_id, None, once=seen)
+
+    async def link(self, channel: str, alias: str, user_id: str) -> None:
+        """`alias` (a phone number) names the user `user_id` (a BSUID): a conversation kept
+        under the alias moves to the user id, unless one is kept there already."""
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute("INSERT OR REPLACE INTO aliases (channel, alias, user_id) VALUES (?, ?, ?)",
+                           (channel, alias, user_id))
+                db.execute("UPDATE OR IGNORE sessions SET user_id = ? WHERE channel = ? AND user_id = ?",
+                           (user_id, channel, alias))
+                db.execute("UPDATE outbox SET user_id = ? WHERE channel = ? AND user_id = ?", (user_id, channel, alias))
+
+        self._cache.pop((channel, alias), None)
+        try:
+            await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
+
+    async def alias_of(self, channel: str, alias: str) -> str | None:
+        rows = await self._db.execute_fetchall("SELECT user_id FROM aliases WHERE channel = ? AND alias = ?",
+                                               (channel, alias))
+        return next((user for (user,) in rows), None)
 
     async def first_time(self, key: str) -> bool:
         """Mark `key` as seen; True only the first time (e.g. a notice given once)."""
-        cursor = await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (key, _now()))
+        cursor = await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)",
+                                        (seen_key(key), _now()))
         return cursor.rowcount == 1
 
     async def close(self) -> None:
@@ -297,6 +397,44 @@ def _count_result(channel: str, effect: Effect) -> tuple[str, tuple[object, ...]
 
 # Effects whose whole work is a write to this database: done in the turn's own transaction.
 LOCAL_EFFECTS = {"count-result": _count_result}
+
+
+_UPSERT = (
+    "INSERT INTO sessions (channel, user_id, data, seen, updated_at) VALUES (?, ?, ?, '[]', ?)"
+    " ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"
+)
+
+
+def _write_turn(channel: str, user_id: str, session: Session | None, key: str | None,
+                effects: tuple[Effect, ...], outbox: tuple[tuple[str, str], ...], now: str, clock: float,
+                db: sqlite3.Connection) -> list[tuple[int, Effect]] | None:
+    """The transaction of one turn, run in aiosqlite's thread (see SessionStore.save)."""
+    pending: list[tuple[int, Effect]] = []
+    db.execute("BEGIN")
+    try:
+        if key is not None and db.execute(
+                "INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (key, now)).rowcount == 0:
+            db.execute("ROLLBACK")
+            return None
+        if session is None:
+            db.execute("DELETE FROM sessions WHERE channel = ? AND user_id = ?", (channel, user_id))
+        else:
+            db.execute(_UPSERT, (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False), now))
+        for effect in effects:
+            if effect.kind in LOCAL_EFFECTS:
+                db.execute(*LOCAL_EFFECTS[effect.kind](channel, effect))
+                continue
+            cursor = db.execute("INSERT INTO effects (channel, kind, data, created_at) VALUES (?, ?, ?, ?)",
+                                (channel, effect.kind, json.dumps(dict(effect.data), ensure_ascii=False), now))
+            pending.append((int(cursor.lastrowid or 0), effect))
+        db.executemany("INSERT INTO outbox (channel, user_id, address, body, created) VALUES (?, ?, ?, ?, ?)",
+                       [(channel, user_id, address, body, clock) for address, body in outbox])
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return pending
 
 
 def _session(data: str | None) -> Session | None:

@@ -91,11 +91,12 @@ async def test_a_full_disk_gets_the_family_an_apology_and_the_webhook_a_try_agai
         raise StoreFull("the database cannot grow (database or disk is full)")
 
     graph = GraphApi()
-    channel = WhatsAppChannel(SETTINGS, Conversation(res, store, lambda: TODAY), res.catalogs,
+    channel = WhatsAppChannel(SETTINGS, None, res.catalogs,
                               session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
+    channel.attach_outbox(Conversation(res, store, lambda: TODAY))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
                                  base_url="http://127.0.0.1") as client:
-        wa = Webhook(client, graph)
+        wa = Webhook(client, graph, channel)
         monkeypatch.setattr(store, "save", full)
         answer = await wa.text("Monza")
         assert answer.status_code == 503  # Meta delivers it again: nothing is dropped with a 200

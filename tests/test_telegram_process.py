@@ -104,6 +104,18 @@ def test_webhook_accepts_only_updates_with_the_secret_token(tmp_path: Path):
         assert TOKEN not in log
 
 
+def wait_outbox_empty(db: Path, timeout: float = 10.0) -> bool:
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            if conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def test_kill_and_restart_mid_dialog_loses_nothing_and_answers_nothing_twice(tmp_path: Path):
     db = tmp_path / "r.sqlite3"
     user = Updates()
@@ -114,6 +126,7 @@ def test_kill_and_restart_mid_dialog_loses_nothing_and_answers_nothing_twice(tmp
             assert api.wait_for(lambda: api.count_sent() >= 1)
             api.push(user.text("Monza"))
             assert api.wait_for(lambda: any("Quanti anni" in t for t in api.sent_texts()))
+            assert wait_outbox_empty(db)  # Telegram took the answer and the bot knows it
         finally:
             proc.kill()  # SIGKILL: no shutdown, no confirmation of the last updates
             proc.wait(timeout=10)

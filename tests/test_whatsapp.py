@@ -59,8 +59,8 @@ class GraphApi:
 
 
 class Webhook:
-    def __init__(self, client: httpx.AsyncClient, graph: GraphApi):
-        self.client, self.graph, self.n = client, graph, 0
+    def __init__(self, client: httpx.AsyncClient, graph: GraphApi, channel: WhatsAppChannel | None = None):
+        self.client, self.graph, self.n, self.channel = client, graph, 0, channel
 
     def payload(self, message: dict) -> dict:
         self.n += 1
@@ -78,7 +78,10 @@ class Webhook:
                                                                   hashlib.sha256).hexdigest()
         elif signature is not None:
             headers["X-Hub-Signature-256"] = signature
-        return await self.client.post("/webhook", content=body, headers=headers)
+        answer = await self.client.post("/webhook", content=body, headers=headers)
+        if self.channel is not None and self.channel.outbox is not None:  # the answers leave from the outbox
+            assert await self.channel.outbox.drained(10), "answers still waiting after 10 s"
+        return answer
 
     async def text(self, text: str) -> httpx.Response:
         return await self.post(self.payload({"type": "text", "text": {"body": text}}))
@@ -93,10 +96,12 @@ async def wa(res, tmp_path: Path):
     graph = GraphApi()
     store = await SessionStore.open(tmp_path / "wa.sqlite3")
     session = httpx.AsyncClient(transport=httpx.MockTransport(graph))
-    channel = WhatsAppChannel(SETTINGS, Conversation(res, store, lambda: TODAY), res.catalogs, session=session)
+    channel = WhatsAppChannel(SETTINGS, None, res.catalogs, session=session)
+    channel.attach_outbox(Conversation(res, store, lambda: TODAY))
     app = create_app(channel)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
-        yield Webhook(client, graph)
+        yield Webhook(client, graph, channel)
+    await channel.outbox.close()
     await store.close()
 
 
@@ -239,11 +244,12 @@ async def test_paging_needs_no_memory_in_the_channel_so_a_restart_keeps_it(res, 
     graph, db = GraphApi(), tmp_path / "wa.sqlite3"
     for round_ in ("before", "after a restart"):
         store = await SessionStore.open(db)
-        channel = WhatsAppChannel(SETTINGS, Conversation(res, store, lambda: TODAY), res.catalogs,
+        channel = WhatsAppChannel(SETTINGS, None, res.catalogs,
                                   session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
+        channel.attach_outbox(Conversation(res, store, lambda: TODAY))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
                                      base_url="http://127.0.0.1") as client:
-            wa = Webhook(client, graph)
+            wa = Webhook(client, graph, channel)
             wa.n = 100 if round_ != "before" else 0
             if round_ == "before":
                 await wa.text("Ciao")

@@ -23,8 +23,10 @@ from typing import ClassVar
 from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Command, Event, Repeat, Reply, Section, Text
+from bot.fair_use import Admit, FairUse
 from bot.i18n import Catalogs, Translator
-from bot.storage import StoreFull
+from bot.outbox import FIRST_PAUSE, LONGEST_PAUSE, STALE_AFTER, Outbox, TryLater, Undeliverable
+from bot.storage import Queued, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,33 @@ class Channel:
     def __init__(self, conversation: Conversation | None, catalogs: Catalogs):
         self.conversation, self.catalogs = conversation, catalogs
         self.unsaved = 0  # turns answered with an apology because the disk was full
+        self.outbox: Outbox | None = None  # set by channels that send from the outbox (all but the console)
+        self.fair: FairUse | None = None  # a limit per user, where a platform can flood the bot
+
+    def attach_outbox(self, conversation: Conversation, *, stale_after: float = STALE_AFTER,
+                      pauses: tuple[float, float] = (FIRST_PAUSE, LONGEST_PAUSE)) -> Outbox:
+        """Send this channel's replies from the store's outbox (see bot.outbox)."""
+        self.conversation = conversation
+        self.outbox = Outbox(conversation.store, self.name, self.deliver, late=self.late, stale_after=stale_after,
+                             pauses=pauses)
+        self.fair = FairUse()
+        return self.outbox
+
+    def bodies(self, replies: list[Reply]) -> list[str]:
+        """The platform's messages for a turn's replies, each as the text the outbox keeps."""
+        raise NotImplementedError
+
+    async def deliver(self, message: Queued) -> None:
+        """Send one message of the outbox; raise TryLater or Undeliverable when it fails."""
+        raise NotImplementedError
+
+    async def late(self, user_id: str, address: str) -> list[str]:
+        """What replaces answers that waited too long: an apology and the question on screen now."""
+        replies = await self.options_again(user_id)
+        if not replies:
+            return []
+        tr = self.translator(replies)
+        return self.bodies([Reply((Section(tr(T.LATE)),), lang=tr.lang), *replies])
 
     @property
     def attached(self) -> Conversation:
@@ -48,21 +77,52 @@ class Channel:
             raise RuntimeError(f"the {self.name} channel has no conversation attached")
         return self.conversation
 
-    async def turn(self, user_id: str, event: Event, *, once: str | None = None) -> list[Reply]:
+    async def turn(self, user_id: str, event: Event, *, once: str | None = None,
+                   address: str | None = None) -> list[Reply]:
         """The replies to one event of one user of this channel (answered once per `once` key).
 
-        A full disk: the turn is not saved, the family gets a short apology and may simply
-        write again (`unsaved` tells a webhook to ask the platform to deliver it again). A
-        database deleted or replaced under the bot (StoreLost) is not handled here: the
-        channel stops, loudly.
+        With an outbox, the replies are saved with the turn and sent from there, to `address`
+        (default: the user id); the console prints what this returns.
+
+        Fair use: above FairUse's rate, one "please wait" and then silence, with nothing
+        stored. A full disk: the turn is not saved, the family gets a short apology and may
+        simply write again (`unsaved` tells a webhook to ask the platform to deliver it
+        again). A database deleted or replaced under the bot (StoreLost) is not handled here:
+        the channel stops, loudly.
         """
+        to = address or user_id
+        verdict = self.fair.admit(user_id) if self.fair is not None else Admit.YES
+        if verdict is not Admit.YES:
+            if verdict is Admit.WARN and self.outbox is not None:
+                tr = self.catalogs.get(await self._lang_of(user_id, event))
+                await self._send_now(to, self.bodies([Reply((Section(tr(T.SLOW_DOWN)),), lang=tr.lang)]))
+            return []
+        render = None if self.outbox is None else (lambda replies: [(to, b) for b in self.bodies(replies)])
         try:
-            return await self.attached.handle(self.name, user_id, event, once=once)
+            replies = await self.attached.handle(self.name, user_id, event, once=once, render=render)
         except StoreFull as exc:
             log.error("%s: a turn could not be saved: %s", self.name, exc)
             self.unsaved += 1
             tr = self.catalogs.get(self.catalogs.pick(getattr(event, "client_lang", None)))
-            return [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
+            sorry = [Reply((Section(tr(T.SORRY)),), lang=tr.lang)]
+            if self.outbox is not None:
+                await self._send_now(to, self.bodies(sorry))
+            return sorry
+        if self.outbox is not None:
+            self.outbox.kick(user_id)
+        return replies
+
+    async def _lang_of(self, user_id: str, event: Event) -> str | None:
+        session = await self.attached.store.load(self.name, user_id)
+        return session.lang if session else self.catalogs.pick(getattr(event, "client_lang", None))
+
+    async def _send_now(self, address: str, bodies: list[str]) -> None:
+        """Outside the outbox (nothing may be stored): one try each, failures only logged."""
+        for body in bodies:
+            try:
+                await self.deliver(Queued(0, "", address, body, 0.0))
+            except (TryLater, Undeliverable) as exc:
+                log.warning("%s: a notice could not be sent (%s)", self.name, type(exc).__name__)
 
     async def options_again(self, user_id: str) -> list[Reply]:
         """The question on screen now, to page its options: computed from the dialog, not remembered."""

@@ -15,15 +15,14 @@ and the user gets a kind apology. The bot talks only in private chats.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import html
 import itertools
 import json
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -50,7 +49,8 @@ from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
-from bot.storage import StoreLost
+from bot.outbox import TryLater, Undeliverable
+from bot.storage import Queued, StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
@@ -93,30 +93,34 @@ def to_event(update: Update) -> Event | None:
 # ------------------------------------------------------------------ reply -> messages
 
 
-@lru_cache(maxsize=4096)
-def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+def keyboard_rows(buttons: tuple[Button, ...]) -> list[list[tuple[str, str]]]:
     """Short labels two to a row, long ones alone, so they stay readable on a small screen."""
-    if not buttons:
-        return None
     width = 2 if all(len(b.label) <= 16 for b in buttons) else 1
-    rows = [
-        [InlineKeyboardButton(b.label, callback_data=b.id) for b in buttons[i : i + width]]
-        for i in range(0, len(buttons), width)
-    ]
-    return InlineKeyboardMarkup(rows)
+    return [[(b.label, b.id) for b in buttons[i : i + width]] for i in range(0, len(buttons), width)]
 
 
-def render(replies: list[Reply], limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+def render_rows(replies: list[Reply], limit: int = MAX_MESSAGE) -> list[tuple[str, list[list[tuple[str, str]]]]]:
     """HTML messages for one turn's replies: as few as fit (Telegram allows about one message
     a second per chat, and each one buzzes the phone), split only between sections, with
-    the keyboard of the last reply on the last message."""
+    the keyboard of the last reply (as rows of (label, callback data)) on the last message."""
     parts = []
     for section in (section for reply in replies for section in reply.sections):
         body = html.escape(section.body, quote=False)
         parts.append(f"<b>{html.escape(section.title, quote=False)}</b>\n{body}" if section.title else body)
     chunks = pack(parts, limit)
     buttons = replies[-1].buttons if replies else ()
-    return [(c, keyboard(buttons) if i == len(chunks) - 1 else None) for i, c in enumerate(chunks)]
+    return [(c, keyboard_rows(buttons) if i == len(chunks) - 1 and buttons else []) for i, c in enumerate(chunks)]
+
+
+def render(replies: list[Reply], limit: int = MAX_MESSAGE) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """`render_rows` as PTB objects."""
+    return [(text, InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                         for row in rows]) if rows else None)
+            for text, rows in render_rows(replies, limit)]
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the channel
@@ -150,6 +154,7 @@ class TelegramChannel(Channel):
         self.username = username
         self.fatal: Exception | None = None  # why the bot stopped itself (the database was lost)
         self.stop: Callable[[Application], None] = Application.stop_running
+        self.telegram: Any = None  # the PTB Bot that sends (set with the Application)
         at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
         self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
 
@@ -158,39 +163,52 @@ class TelegramChannel(Channel):
         return self.catalogs.get(self.catalogs.pick(user.language_code if user else None))
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Every update: private chats get the dialog; groups get one notice; the rest is ignored."""
+        """Every update: private chats get the dialog; groups get one notice; the rest is ignored.
+
+        The turn comes first, before anything else is awaited: the updates of one batch reach
+        their users' locks in the order Telegram sent them. Its replies are saved with it and
+        sent by the outbox."""
         chat = update.effective_chat
         query = update.callback_query
+        event = to_event(update) if chat is not None and chat.type == ChatType.PRIVATE else None
+        if event is not None and update.effective_user is not None and chat is not None:
+            await self.turn(str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}",
+                            address=str(chat.id))
         if query is not None:
             try:
                 await with_retries(query.answer, "answerCallbackQuery")
-            except BadRequest as exc:  # a press from long ago: the dialog still answers it
+            except BadRequest as exc:  # a press from long ago: the dialog still answered it
                 log.info("could not answer a callback query (%s)", type(exc).__name__)
-        if chat is None or update.effective_user is None:
-            return
-        if chat.type != ChatType.PRIVATE:
+            if event is not None and query.message is not None:
+                # The keyboard pressed is spent: remove it so it cannot be pressed twice.
+                try:
+                    await query.edit_message_reply_markup(reply_markup=None)
+                except TelegramError as exc:  # too old, already edited...: the dialog judged the press
+                    log.info("could not remove a keyboard (%s)", type(exc).__name__)
+        if chat is not None and chat.type != ChatType.PRIVATE and update.effective_user is not None:
             await self._group_notice(update, context)
-            return
-        event = to_event(update)
-        if event is None:
-            return
-        if query is not None and query.message is not None:
-            # The keyboard pressed is spent: remove it so it cannot be pressed twice.
-            try:
-                await query.edit_message_reply_markup(reply_markup=None)
-            except TelegramError as exc:  # too old, already edited...: the dialog still judges the press
-                log.info("could not remove a keyboard (%s)", type(exc).__name__)
-        replies = await self.turn(str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}")
-        if not replies:
-            return
-        for text, markup in render(replies):
-            await with_retries(
-                lambda text=text, markup=markup: context.bot.send_message(
-                    chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW,
-                ),
-                "sendMessage",
-            )
+
+    def bodies(self, replies: list[Reply]) -> list[str]:
+        """Each message as the outbox keeps it: its HTML text and its keyboard's rows."""
+        return [json.dumps({"text": text, "keyboard": rows}, ensure_ascii=False)
+                for text, rows in render_rows(replies)]
+
+    async def deliver(self, message: Queued) -> None:
+        body = json.loads(message.body)
+        rows = body.get("keyboard")
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                       for row in rows]) if rows else None
+        try:
+            await self.telegram.send_message(int(message.address), body["text"], parse_mode=ParseMode.HTML,
+                                             reply_markup=markup, link_preview_options=NO_PREVIEW)
+        except RetryAfter as exc:
+            raise TryLater("429", _seconds(exc.retry_after)) from None
+        except BadRequest as exc:
+            raise Undeliverable(type(exc).__name__) from None
+        except NetworkError as exc:  # also timeouts and 5xx
+            raise TryLater(type(exc).__name__) from None
+        except TelegramError as exc:  # Forbidden: the user blocked the bot
+            raise Undeliverable(type(exc).__name__) from None
 
     async def _group_notice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -242,8 +260,6 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
-    post_init: Callable[[Application], Awaitable[None]] | None = None,
-    post_shutdown: Callable[[Application], Awaitable[None]] | None = None,
 ) -> Application:
     """The PTB Application: one handler for every update, an error handler, the rate limiter."""
     builder: ApplicationBuilder = Application.builder().token(settings.token)
@@ -255,54 +271,118 @@ def build_application(
         builder = builder.get_updates_request(updates_request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    if post_init is not None:
-        builder = builder.post_init(post_init)
-    if post_shutdown is not None:
-        builder = builder.post_shutdown(post_shutdown)
     # Updates of different users run concurrently; one user's turns are ordered by the
     # conversation's per-user lock.
-    application = builder.concurrent_updates(True).build()
+    application = builder.concurrent_updates(True).updater(None).build()
+    channel.telegram = application.bot
     application.add_handler(TypeHandler(Update, channel.on_update))
     application.add_error_handler(channel.on_error)
     return application
 
 
+POLL_SECONDS = 30  # long polling: Telegram holds the request open until an update comes
+DRAIN_SECONDS = 20.0  # on SIGTERM: time to send what is waiting, within a supervisor's usual 30 s
+
+
 def serve(settings: TelegramSettings, resources: Resources, conversation: OpenConversation, *,
           webhook_url: str | None = None) -> None:
-    """Run the bot until stopped: long polling, or the bot's own webhook server behind `webhook_url`."""
-    from contextlib import AsyncExitStack
-
+    """Run the bot until SIGTERM or SIGINT: long polling, or the webhook server behind `webhook_url`."""
     if webhook_url and not settings.webhook_secret:
         raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
     channel = TelegramChannel(None, resources.catalogs, settings.username,
                               tuple((resources.kb.audiences or {}).values()))
-    stack = AsyncExitStack()
-
-    async def post_init(application: Application) -> None:
-        # The store opens in PTB's event loop, where the conversation will run.
-        channel.conversation = await stack.enter_async_context(conversation())
-        await channel.describe_bot(application)
-
-    async def post_shutdown(application: Application) -> None:
-        await stack.aclose()
-
-    application = build_application(settings, channel, post_init=post_init, post_shutdown=post_shutdown)
-    if webhook_url:
-        run_webhook(application, channel, settings, webhook_url)
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+    application = build_application(settings, channel)
+    asyncio.run(_run(application, channel, conversation, settings, webhook_url))
     if channel.fatal is not None:
         raise channel.fatal
+
+
+async def _run(application: Application, channel: TelegramChannel, conversation: OpenConversation,
+               settings: TelegramSettings, webhook_url: str | None) -> None:
+    """Open the store, send what a crash left waiting, take updates until told to stop, then
+    finish: stop taking updates, send what is waiting (up to DRAIN_SECONDS), close."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    channel.stop = lambda _application: stop.set()  # the database was lost
+    async with conversation() as opened, application:
+        outbox = channel.attach_outbox(opened)
+        await outbox.resume()
+        await channel.describe_bot(application)
+        try:
+            if webhook_url:
+                await _serve_webhook(application, channel, settings, webhook_url, stop)
+            else:
+                await poll(application, channel, stop)
+        finally:
+            if not await outbox.drained(DRAIN_SECONDS):
+                log.warning("answers for %d users stay in the outbox for the next start", outbox.busy)
+            await outbox.close()
+
+
+async def _until(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def poll(application: Application, channel: TelegramChannel, stop: asyncio.Event) -> None:
+    """Long polling where an update is confirmed to Telegram only once its turn is saved.
+
+    Telegram forgets updates up to the `offset` of the next getUpdates: it is advanced past a
+    batch only after every turn of the batch (and its replies) is in the database. A crash
+    before that, and Telegram delivers the batch again; the turns already saved are
+    recognised by their update ids and not answered twice. A batch that could not be saved
+    (a full disk) is fetched again after a pause, not confirmed."""
+    bot = application.bot
+    offset: int | None = None
+    failures = 0
+    with contextlib.suppress(TelegramError):
+        await bot.delete_webhook()
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(bot.get_updates(offset=offset, timeout=POLL_SECONDS,
+                                                      allowed_updates=Update.ALL_TYPES))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            break
+        try:
+            updates = fetch.result()
+        except (NetworkError, RetryAfter) as exc:
+            if isinstance(exc, BadRequest):
+                raise
+            failures += 1
+            pause = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else min(30.0, 0.5 * 2**failures)
+            log.warning("getUpdates failed (%s), trying again in %.1f s", type(exc).__name__, pause)
+            await _until(stop, pause)
+            continue
+        failures = 0
+        if not updates:
+            continue
+        unsaved = channel.unsaved
+        await asyncio.gather(*(application.process_update(u) for u in updates))
+        if channel.unsaved > unsaved:
+            log.warning("a batch of updates could not be saved; it will be fetched again")
+            await _until(stop, 2.0)
+            continue
+        offset = updates[-1].update_id + 1
+    if offset is not None:  # confirm the last batch, so that the next start does not fetch it again
+        with contextlib.suppress(TelegramError):
+            await bot.get_updates(offset=offset, timeout=0, limit=1)
 
 
 # ------------------------------------------------------------------ the webhook server
 
 
-def webhook_app(application: Application, secret: str, path: str, lifespan=None) -> Starlette:
+def webhook_app(application: Application, channel: TelegramChannel, secret: str, path: str) -> Starlette:
     """The endpoint Telegram calls: the secret token is checked from the headers and the body
     is read only up to MAX_BODY, before anything is parsed (PTB's own tornado server reads
     any body whole, and logs the updates it cannot parse — with the users' words). A call
-    that is not an update is answered 400 and logged by its kind only."""
+    that is not an update is answered 400 and logged by its kind only. 200 is answered only
+    once the turn is saved; a turn that could not be saved is 503, and Telegram sends the
+    update again."""
 
     async def receive(request: Request) -> Response:
         token = request.headers.get("x-telegram-bot-api-secret-token", "")
@@ -319,48 +399,42 @@ def webhook_app(application: Application, secret: str, path: str, lifespan=None)
         except Exception as exc:  # anything Telegram would never send: refused, not a crash
             log.warning("a webhook call was not an update: %s", type(exc).__name__)
             return PlainTextResponse("not understood", status_code=400)
-        await application.update_queue.put(update)
+        unsaved = channel.unsaved
+        await application.process_update(update)
+        if channel.unsaved > unsaved or channel.fatal is not None:
+            return PlainTextResponse("not saved, try again", status_code=503)
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/" + path.strip("/"), receive, methods=["POST"])], lifespan=lifespan)
+    return Starlette(routes=[Route("/" + path.strip("/"), receive, methods=["POST"])])
 
 
-def run_webhook(application: Application, channel: TelegramChannel, settings: TelegramSettings,
-                webhook_url: str) -> None:
-    """PTB's Application processes the updates; uvicorn serves `webhook_app` in the same loop."""
-    import contextlib
+async def _serve_webhook(application: Application, channel: TelegramChannel, settings: TelegramSettings,
+                         webhook_url: str, stop: asyncio.Event) -> None:
+    """uvicorn in this event loop, until `stop` (uvicorn takes SIGTERM itself, then passes it on)."""
     from urllib.parse import urlparse
 
     import uvicorn
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
-        async with application:  # initialize ... shutdown
-            if application.post_init:
-                await application.post_init(application)
-            await _register_webhook(application, webhook_url, settings.webhook_secret or "")
-            await application.start()
-            try:
-                yield
-            finally:
-                await application.stop()
-                if application.post_shutdown:
-                    await application.post_shutdown(application)
-
-    # The database lost under the running bot: stop the server the way a supervisor would.
-    channel.stop = lambda _application: os.kill(os.getpid(), signal.SIGTERM)
-    app = webhook_app(application, settings.webhook_secret or "", urlparse(webhook_url).path, lifespan)
-    uvicorn.run(app, host=settings.listen, port=settings.port, log_level="warning")
+    await _register_webhook(application, webhook_url, settings.webhook_secret or "", stop)
+    app = webhook_app(application, channel, settings.webhook_secret or "", urlparse(webhook_url).path)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.listen, port=settings.port, log_level="warning",
+                                           lifespan="off"))
+    watcher = asyncio.ensure_future(stop.wait())
+    watcher.add_done_callback(lambda _: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
 
 
-async def _register_webhook(application: Application, url: str, secret: str) -> None:
+async def _register_webhook(application: Application, url: str, secret: str, stop: asyncio.Event) -> None:
     """setWebhook, tried again with growing pauses while Telegram cannot be reached."""
     for attempt in itertools.count():
         try:
             await application.bot.set_webhook(url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
             return
         except (NetworkError, RetryAfter) as exc:
-            if isinstance(exc, BadRequest):
+            if isinstance(exc, BadRequest) or stop.is_set():
                 raise
             log.warning("could not register the webhook (%s), trying again", type(exc).__name__)
-            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            await _until(stop, min(30.0, 0.5 * 2**attempt))

@@ -14,6 +14,7 @@ window); a message Meta delivers twice is answered once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ import os
 import re
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +41,8 @@ from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs, Translator
-from bot.storage import StoreLost
+from bot.outbox import TryLater, Undeliverable
+from bot.storage import Queued, StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,26 @@ PREFILLED = re.compile(r"^\s*orienta\s*#([A-Za-z0-9_-]{1,64})\s*$", re.IGNORECAS
 
 @dataclass(frozen=True)
 class Incoming:
-    user_id: str
+    """One user's message. Meta names the sender by a business-scoped user id (BSUID,
+    `contacts[].user_id`) and, unless the user hides it behind a username, by phone number
+    (`messages[].from`): either may be missing, never both."""
+
+    bsuid: str
+    phone: str
     message_id: str
     timestamp: int
     event: Event | None  # None: nothing to answer (a reaction)
+
+    @property
+    def user_id(self) -> str:
+        """The key of the user's conversation: the BSUID when Meta gave one (stable when
+        a username hides the number), else the phone number."""
+        return self.bsuid or self.phone
+
+    @property
+    def address(self) -> str:
+        """Where the reply goes: the number Meta gave, else the BSUID (the API accepts both)."""
+        return self.phone or self.bsuid
 
 
 class Malformed(ValueError):
@@ -96,12 +115,23 @@ def incoming_messages(payload: Any) -> list[Incoming]:
             value = change.get("value") or {}
             if not isinstance(value, dict):
                 raise Malformed("entry.changes.value is not an object")
+            contacts = _items(value.get("contacts"), "entry.changes.value.contacts")
             for message in _items(value.get("messages"), "entry.changes.value.messages"):
-                user_id = str(message.get("from") or "")
-                if user_id:
-                    out.append(Incoming(user_id, str(message.get("id") or ""), _timestamp(message.get("timestamp")),
-                                        to_event(message)))
+                phone = _id(message.get("from"))
+                contact = next((c for c in contacts if phone and _id(c.get("wa_id")) == phone),
+                               contacts[0] if len(contacts) == 1 else {})
+                bsuid = _id(message.get("from_user_id")) or _id(contact.get("user_id"))
+                phone = phone or _id(contact.get("wa_id"))
+                if phone or bsuid:
+                    out.append(Incoming(bsuid, phone, str(message.get("id") or "")[:256],
+                                        _timestamp(message.get("timestamp")), to_event(message)))
     return out
+
+
+def _id(value: Any) -> str:
+    """A user id as Meta writes them (digits; a BSUID like "IT.1502576394655843"), else ""."""
+    text = value if isinstance(value, str) else ""
+    return text if 0 < len(text) <= 160 and text.isascii() and text.replace(".", "").isalnum() else ""
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -216,6 +246,7 @@ class WhatsAppChannel(Channel):
 
         super().__init__(conversation, catalogs)
         self.settings, self.clock = settings, clock
+        self._linked: OrderedDict[tuple[str, str], None] = OrderedDict()  # number-BSUID pairs stored
         self.fatal: Exception | None = None
         self.session = session or httpx.AsyncClient(timeout=20)
         self.wa = WhatsApp(phone_id=settings.phone_id, token=settings.token, session=self.session, server=None,
@@ -248,7 +279,7 @@ class WhatsAppChannel(Channel):
             log.warning("a signed webhook call was not understood: %s", exc if isinstance(exc, Malformed)
                         else type(exc).__name__)
             return PlainTextResponse("not understood", status_code=400)
-        unsaved = self.unsaved
+        unsaved, failed = self.unsaved, False
         for message in messages:
             try:
                 await self.answer(message)
@@ -257,26 +288,43 @@ class WhatsAppChannel(Channel):
                 self.fatal = exc
                 os.kill(os.getpid(), signal.SIGTERM)
                 return PlainTextResponse("stopping", status_code=503)
-            except Exception as exc:  # one failing message must not make Meta retry the others
+            except Exception as exc:  # the others are answered; Meta delivers this call again
                 log.error("a whatsapp message failed: %s at %s", type(exc).__name__, where(exc))
-        if self.unsaved > unsaved:  # not saved (a full disk): Meta delivers it again later
+                failed = True
+        if self.unsaved > unsaved or failed:  # not saved: Meta delivers it again later (answered once)
             return PlainTextResponse("not saved, try again", status_code=503)
         return PlainTextResponse("ok")
 
     async def answer(self, message: Incoming) -> None:
+        """Save the turn with its replies in the outbox (sent from there, see bot.outbox)."""
         if message.event is None or self.conversation is None:
             return
         if message.timestamp and self.clock() - message.timestamp > WINDOW_SECONDS:
             return  # outside WhatsApp's 24-hour window: free-form replies are not allowed
+        user_id = await self._user_of(message)
         event = message.event
         if isinstance(event, Press) and event.data.startswith(MORE):
-            await self._next_page(message.user_id, event.data)
+            await self._next_page(user_id, message.address, event.data)
             return
-        replies = await self.turn(message.user_id, event, once=f"{CHANNEL}:message:{message.message_id}")
-        if replies:
-            await self.send(message.user_id, render(replies, self.translator(replies)))
+        await self.turn(user_id, event, once=f"{CHANNEL}:message:{message.message_id}", address=message.address)
 
-    async def _next_page(self, user_id: str, data: str) -> None:
+    async def _user_of(self, message: Incoming) -> str:
+        """The conversation's key. When Meta gives both ids, the number is linked to the BSUID
+        once (a conversation begun under the number continues under the BSUID); a message
+        with the number alone finds the BSUID it was linked to."""
+        store = self.attached.store
+        if message.bsuid and message.phone:
+            if (message.phone, message.bsuid) not in self._linked:
+                await store.link(CHANNEL, message.phone, message.bsuid)
+                self._linked[(message.phone, message.bsuid)] = None
+                if len(self._linked) > 10_000:
+                    self._linked.popitem(last=False)
+            return message.bsuid
+        if message.bsuid:
+            return message.bsuid
+        return await store.alias_of(CHANNEL, message.phone) or message.phone
+
+    async def _next_page(self, user_id: str, address: str, data: str) -> None:
         """A "more options" row: the question on screen, asked of the dialog again, at that page
         (a forged or stale page number gets the first one)."""
         replies = await self.options_again(user_id)
@@ -288,11 +336,33 @@ class WhatsAppChannel(Channel):
             page = 0
         tr = self.translator(replies)
         if page == 0:
-            await self.send(user_id, render(replies[-1:], tr))
-            return
-        rows = tuple(options_page(buttons, page, tr))
-        await self.send(user_id, [Outgoing(shorten(tr(T.MORE_OPTIONS), BODY_LIMIT), rows=rows,
-                                           list_button=shorten(tr(T.LIST_BUTTON), LIST_BUTTON))])
+            messages = render(replies[-1:], tr)
+        else:
+            rows = tuple(options_page(buttons, page, tr))
+            messages = [Outgoing(shorten(tr(T.MORE_OPTIONS), BODY_LIMIT), rows=rows,
+                                 list_button=shorten(tr(T.LIST_BUTTON), LIST_BUTTON))]
+        await self.attached.store.queue(CHANNEL, user_id, [(address, _body(m)) for m in messages])
+        if self.outbox is not None:
+            self.outbox.kick(user_id)
+
+    def bodies(self, replies: list[Reply]) -> list[str]:
+        return [_body(m) for m in render(replies, self.translator(replies))]
+
+    async def deliver(self, message: Queued) -> None:
+        """One message through pywa's client; Meta's errors sorted into "later" and "never"."""
+        from pywa.errors import ThrottlingError, TooManyMessages, WhatsAppError
+
+        try:
+            await self.send(message.address, [_outgoing(message.body)])
+        except TooManyMessages:  # 131056: one message every 6 seconds to the same user
+            raise TryLater("pair rate limit", PAIR_PAUSE) from None
+        except WhatsAppError as exc:
+            if isinstance(exc, ThrottlingError) or exc.is_transient or (exc.status_code or 0) >= 500 \
+                    or exc.code in TRANSIENT_CODES:
+                raise TryLater(f"error {exc.code}") from None
+            raise Undeliverable(f"error {exc.code}") from None
+        except httpx.HTTPError as exc:  # timeouts, refused connections
+            raise TryLater(type(exc).__name__) from None
 
     async def send(self, to: str, messages: Iterable[Outgoing]) -> None:
         from pywa_async.types import Button as WaButton
@@ -307,6 +377,21 @@ class WhatsAppChannel(Channel):
                                            buttons=SectionList(m.list_button, [Section(m.list_button, rows)]))
             else:
                 await self.wa.send_message(to=to, text=m.text)
+
+
+DRAIN_SECONDS = 20.0  # on SIGTERM, within a supervisor's usual 30 s
+PAIR_PAUSE = 6.0  # Meta: at most one message every 6 seconds to the same user, in bursts
+TRANSIENT_CODES = frozenset({1, 2, 131000, 131016})  # unknown, service, "something went wrong", unavailable
+
+
+def _body(message: Outgoing) -> str:
+    return json.dumps(dataclasses.asdict(message), ensure_ascii=False)
+
+
+def _outgoing(body: str) -> Outgoing:
+    data = json.loads(body)
+    return Outgoing(data["text"], tuple(tuple(b) for b in data.get("buttons") or ()),
+                    tuple(tuple(r) for r in data.get("rows") or ()), data.get("list_button") or "")
 
 
 def create_app(channel: WhatsAppChannel, path: str = "/webhook") -> Starlette:
@@ -327,8 +412,15 @@ def serve(settings: WhatsAppSettings, resources: Resources, conversation: OpenCo
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         async with conversation() as opened:
-            channel.conversation = opened
-            yield
+            outbox = channel.attach_outbox(opened)
+            await outbox.resume()  # what a crash or an outage left waiting
+            try:
+                yield
+            finally:  # SIGTERM: uvicorn has stopped taking calls; send what is waiting
+                if not await outbox.drained(DRAIN_SECONDS):
+                    log.warning("answers for %d users stay in the outbox for the next start", outbox.busy)
+                await outbox.close()
+                await channel.session.aclose()
 
     app = create_app(channel)
     app.router.lifespan_context = lifespan

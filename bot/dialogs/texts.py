@@ -97,6 +97,8 @@ UNKNOWN_COMMAND = N_("Non conosco questo comando. Scrivi /help per vedere i coma
 NOT_TEXT = N_("Non posso leggere foto, audio o adesivi. Scrivi un messaggio o tocca un pulsante.")
 NOT_UNDERSTOOD = N_("Non ho capito. Tocca un pulsante o scrivi /help.")
 SORRY = N_("Scusa, c'è stato un problema. Riprova tra poco.")
+LATE = N_("Scusa se ti rispondo tardi. Ecco dove eravamo.")
+SLOW_DOWN = N_("Mi hai scritto tanti messaggi. Aspetta un minuto, poi scrivi di nuovo.")
 
 # The bot's profile and command menu (set for every language at start-up), and channel notices.
 BOT_DESCRIPTION = N_("Ti aiuto a trovare i servizi della cooperativa Progetto Integrazione "
