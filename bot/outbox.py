@@ -91,14 +91,15 @@ class Outbox:
 
     async def _drain(self, user_id: str) -> None:
         try:
+            rows = await self.store.queued(self.channel, user_id)
             while True:
                 self._again.discard(user_id)
-                rows = await self.store.queued(self.channel, user_id)
                 if not rows:
-                    if user_id in self._again:
-                        continue
-                    return
-                await self._send(user_id, rows)
+                    if user_id not in self._again:
+                        return
+                    rows = await self.store.queued(self.channel, user_id)
+                    continue
+                rows = await self._send(user_id, rows)
         except Exception as exc:  # the store failed, or a bug: the rows stay, and are tried again
             log.error("%s: the outbox failed: %s at %s; trying again in %.0f s", self.channel,
                       type(exc).__name__, where(exc), self.pauses[1])
@@ -107,29 +108,28 @@ class Outbox:
             self._tasks.pop(user_id, None)
             self._again.discard(user_id)
 
-    async def _send(self, user_id: str, rows: Sequence[Queued]) -> None:
-        """Send rows in order; return early when they must be read again (went stale)."""
+    async def _send(self, user_id: str, rows: Sequence[Queued]) -> list[Queued]:
+        """Send the first of the user's waiting rows; return what waits after it (read again)."""
         if self.late is not None and self.clock() - rows[0].created > self.stale_after:
             bodies = await self.late(user_id, rows[-1].address)
             await self.store.replace_queued(self.channel, user_id, [r.id for r in rows],
                                             [(rows[-1].address, body) for body in bodies])
-            return
-        for row in rows:
-            attempt = 0
-            while True:
-                try:
-                    await self.deliver(row)
-                    break
-                except Undeliverable as exc:
-                    log.warning("%s: a message was refused for good (%s); dropped", self.channel, exc)
-                    break
-                except TryLater as exc:
-                    pause = exc.after if exc.after is not None else min(
-                        self.pauses[1], self.pauses[0] * 2**attempt)
-                    if attempt in (0, 3, 10) or attempt % 50 == 0:
-                        log.warning("%s: sending failed (%s), trying again in %.1f s", self.channel, exc, pause)
-                    attempt += 1
-                    await asyncio.sleep(pause)
-                    if self.late is not None and self.clock() - row.created > self.stale_after:
-                        return  # it went stale while waiting: replaced, on the next read
-            await self.store.sent([row.id])
+            return await self.store.queued(self.channel, user_id)
+        row = rows[0]
+        attempt = 0
+        while True:
+            try:
+                await self.deliver(row)
+                break
+            except Undeliverable as exc:
+                log.warning("%s: a message was refused for good (%s); dropped", self.channel, exc)
+                break
+            except TryLater as exc:
+                pause = exc.after if exc.after is not None else min(self.pauses[1], self.pauses[0] * 2**attempt)
+                if attempt in (0, 3, 10) or attempt % 50 == 0:
+                    log.warning("%s: sending failed (%s), trying again in %.1f s", self.channel, exc, pause)
+                attempt += 1
+                await asyncio.sleep(pause)
+                if self.late is not None and self.clock() - row.created > self.stale_after:
+                    return await self.store.queued(self.channel, user_id)  # stale now: replaced next
+        return await self.store.sent_and_queued(self.channel, user_id, row.id)

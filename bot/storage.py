@@ -1,11 +1,12 @@
-"""Sessions in SQLite (aiosqlite, WAL): a restart or a crash loses no conversation.
+"""Sessions in SQLite (aiosqlite, WAL): a restart or a crash loses no conversation and no answer.
 
-One row per (channel, user): the session as JSON, and the keys of the last events that
-produced it. A turn is one read and one write, each a single statement in autocommit mode
-(one trip to aiosqlite's thread each): the session and "this update was handled" are
-stored together, so an update delivered again after a crash is recognised and answered
-once. Turns of one user are serialised by the conversation's per-user lock, so what is on
-disk is always the state after the last answered message.
+One row per (channel, user): the session as JSON. A turn is one read (none for a user met
+before: sessions are cached) and one transaction, run in a single trip to aiosqlite's
+thread: the session, the hashed key of the event that caused it (unique: an update
+delivered again, even days later or after /forget, is recognised and not answered twice),
+its effects and its replies for the outbox (bot.outbox sends them and deletes each once the
+platform took it). Turns of one user are serialised by the conversation's per-user lock, so
+what is on disk is always the state after the last answered message.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ _SCHEMA = (
     """,
 )
 SEEN_RETENTION_DAYS = 8  # Telegram re-sends an update for 24 hours, Meta for up to 7 days
+PURGE_EVERY = 10_000  # turns between two purges of older keys (and at every start)
+
+
+def _purge_seen() -> tuple[str, tuple[object, ...]]:
+    cutoff = (datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds")
+    return "DELETE FROM seen WHERE seen_at < ?", (cutoff,)
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,7 @@ class SessionStore:
         self._identity = _identity(path) if path else None
         self._cache: OrderedDict[tuple[str, str], Session] = OrderedDict()
         self._cache_size = cache_size
+        self._turns = 0
 
     def _remember(self, channel: str, user_id: str, session: Session) -> None:
         self._cache[(channel, user_id)] = session
@@ -157,8 +165,7 @@ class SessionStore:
             await db.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 await db.execute(statement)
-            cutoff = (datetime.now(UTC) - timedelta(days=SEEN_RETENTION_DAYS)).isoformat(timespec="seconds")
-            await db.execute("DELETE FROM seen WHERE seen_at < ?", (cutoff,))
+            await db.execute(*_purge_seen())
         except sqlite3.Error as exc:
             await db.close()
             raise StoreError(f"the database {path} cannot be used ({_reason(exc)})") from None
@@ -210,6 +217,9 @@ class SessionStore:
             result = await self._db._execute(lambda: work(self._db._conn))  # one hop to aiosqlite's thread
         except sqlite3.OperationalError as exc:
             raise _fault(exc) from None
+        self._turns += 1
+        if self._turns % PURGE_EVERY == 0:  # a bot that runs for weeks keeps only 8 days of keys
+            await self._execute(*_purge_seen())
         if result is None:
             return None
         if session is None:
@@ -258,6 +268,19 @@ class SessionStore:
     async def sent(self, ids: Sequence[int]) -> None:
         """The platform took these replies (or refused them for good): they leave the outbox."""
         await self._many("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    async def sent_and_queued(self, channel: str, user_id: str, sent_id: int) -> list[Queued]:
+        """`sent` for one reply, and the user's replies still waiting, in one trip."""
+        def work(db: sqlite3.Connection) -> list[Queued]:
+            db.execute("DELETE FROM outbox WHERE id = ?", (sent_id,)).close()
+            return [Queued(*row) for row in db.execute(
+                "SELECT id, user_id, address, body, created FROM outbox WHERE channel = ? AND user_id = ?"
+                " ORDER BY id", (channel, user_id)).fetchall()]
+
+        try:
+            return await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
 
     async def _many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """executemany in aiosqlite's thread, its cursor closed at once (a cursor left open keeps

@@ -304,3 +304,23 @@ async def test_a_flooding_user_does_not_delay_another_users_answer(res, tmp_path
     flood_texts = api.delivered[50_001]
     assert sum("Aspetta un minuto" in t for t in flood_texts) == 1  # told once, then silence
     assert len(flood_texts) <= 21
+
+
+# ------------------------------------------------------------------ replays
+
+
+async def test_a_captured_call_replayed_later_is_not_answered_again_even_after_forget(wa_bot):
+    hook, graph = wa_bot
+    hook.channel.fair = None  # 45 messages in a second: not a flood for this test
+    first = bsuid_payload(1, "Ciao", phone="393339990000", bsuid=None)
+    await hook.post(first)
+    for n in range(2, 45):  # more messages than any per-user memory of recent ids
+        await hook.post(bsuid_payload(n, "Monza" if n % 2 else "/restart", phone="393339990000", bsuid=None))
+    count = len(graph.delivered["393339990000"])
+    assert (await hook.post(first)).status_code == 200
+    assert len(graph.delivered["393339990000"]) == count  # answered once, long ago
+    await hook.post(bsuid_payload(45, "/forget", phone="393339990000", bsuid=None))
+    assert await hook.channel.attached.store.load("whatsapp", "393339990000") is None
+    count = len(graph.delivered["393339990000"])
+    assert (await hook.post(first)).status_code == 200
+    assert len(graph.delivered["393339990000"]) == count  # the conversation is gone, the id is not
