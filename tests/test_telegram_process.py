@@ -185,7 +185,8 @@ def test_new_user_tries_buttons_a_printed_deep_link_and_ukraina(tmp_path: Path):
                                  ("n:school", "Ambito di Cinisello Balsamo")):
                 api.push(user.press(data))
                 assert api.wait_for(lambda expect=expect: any(expect in t for t in api.sent_texts())), expect
-            assert api.methods().count("answerCallbackQuery") == 3
+            # each press acknowledged (just after its turn is saved, beside the answer's send)
+            assert api.wait_for(lambda: api.methods().count("answerCallbackQuery") == 3)
 
             api.push(other.text(f"/start {payload}"))
             assert api.wait_for(lambda: any("How old is the person" in t for t in api.sent_texts()))
