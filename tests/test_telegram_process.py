@@ -289,3 +289,28 @@ def test_a_deploy_sigterm_answers_what_was_taken_before_exiting(tmp_path: Path):
             stop(proc)
     greetings = [int(p["chat_id"]) for m, p in api.calls if m == "sendMessage"]
     assert sorted(greetings) == sorted(u.user["id"] for u in users)  # each user once
+
+
+def test_a_flood_over_loopback_does_not_delay_another_users_answer(tmp_path: Path):
+    """The real polling process, PTB's rate limiter on: one user sends 1,000 messages at once,
+    another writes /start right after; the other's answer comes within a second."""
+    flooder, other = Updates(user_id=80_001), Updates(user_id=80_002)
+    with FakeBotApi() as api:
+        proc = start_bot(api, tmp_path / "flood.sqlite3")
+        try:
+            api.push(flooder.text("/start"))  # the bot is up and answering
+            assert api.wait_for(lambda: api.count_sent() >= 1)
+            for i in range(1000):
+                api.push(flooder.text(f"ciao {i}"))
+            began = time.monotonic()
+            api.push(other.text("/start"))
+            assert api.wait_for(lambda: any(int(p.get("chat_id", 0)) == 80_002
+                                            for m, p in api.calls if m == "sendMessage"), timeout=10)
+            waited = time.monotonic() - began
+            time.sleep(1.0)
+            flood = [p["text"] for m, p in api.calls if m == "sendMessage" and int(p["chat_id"]) == 80_001]
+        finally:
+            stop(proc)
+    print(f"\nover loopback: another user's answer during a flood of 1,000 messages after {waited * 1000:.0f} ms")
+    assert waited < 1.0
+    assert sum("Aspetta un minuto" in t for t in flood) == 1 and len(flood) <= 22

@@ -11,8 +11,13 @@ channel. What every channel needs is here, once:
 - `page_of` / `MORE`: menus longer than a platform's list are paged; the options of a page are
   computed again from the dialog (the `Repeat` event), never remembered by the channel.
 
+Channels that talk to a platform attach an outbox (`attach_outbox`): `turn` then saves the
+replies with the turn, rendered by the channel's `bodies`, and the outbox sends them through
+its `deliver`, which sorts the platform's failures into TryLater and Undeliverable; a limit
+per user (bot.fair_use) keeps one user from flooding the bot. The console prints instead.
+
 A new channel (a web chat, Signal) is one module: a subclass of `Channel` with a `name`, its
-`to_event`, its rendering and its sending, and a line in `bot.app`.
+`to_event`, its `bodies` and `deliver`, and a line in `bot.app`.
 """
 
 from __future__ import annotations
