@@ -24,6 +24,7 @@ class FakeBotApi:
         self.served: list[int] = []  # update ids handed out by getUpdates, repeats included
         self.lock = threading.Condition()
         self._message_id = 500
+        self.refuse: dict[str, tuple[int, str]] = {}  # method -> (status, description) to answer
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,9 +38,12 @@ class FakeBotApi:
                 body = self.rfile.read(length).decode() if length else ""
                 params = _params(body, self.headers.get("Content-Type", ""))
                 method = urlparse(self.path).path.rsplit("/", 1)[-1]
-                result = api.answer(method, params)
-                payload = json.dumps({"ok": True, "result": result}).encode()
-                self.send_response(200)
+                if method in api.refuse:
+                    status, description = api.refuse[method]
+                    payload = json.dumps({"ok": False, "error_code": status, "description": description}).encode()
+                else:
+                    status, payload = 200, json.dumps({"ok": True, "result": api.answer(method, params)}).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

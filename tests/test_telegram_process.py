@@ -314,3 +314,19 @@ def test_a_flood_over_loopback_does_not_delay_another_users_answer(tmp_path: Pat
     print(f"\nover loopback: another user's answer during a flood of 1,000 messages after {waited * 1000:.0f} ms")
     assert waited < 1.0
     assert sum("Aspetta un minuto" in t for t in flood) == 1 and len(flood) <= 22
+
+
+@pytest.mark.parametrize(("method", "status", "description", "expected"), [
+    ("getMe", 401, "Unauthorized", "Telegram refused TELEGRAM_TOKEN"),
+    ("getUpdates", 409, "Conflict: terminated by other getUpdates request", "another process is already taking"),
+])
+def test_a_refused_token_or_a_second_poller_is_one_clear_line(tmp_path: Path, method, status, description, expected):
+    with FakeBotApi() as api:
+        api.refuse[method] = (status, description)
+        proc = start_bot(api, tmp_path / "t.sqlite3")
+        try:
+            code = proc.wait(timeout=30)
+        finally:
+            output = stop(proc)
+    assert code == 2
+    assert expected in output and "Traceback" not in output

@@ -37,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -302,7 +302,13 @@ def serve(settings: TelegramSettings, resources: Resources, conversation: OpenCo
     channel = TelegramChannel(None, resources.catalogs, settings.username,
                               tuple((resources.kb.audiences or {}).values()))
     application = build_application(settings, channel)
-    asyncio.run(_run(application, channel, conversation, settings, webhook_url))
+    try:
+        asyncio.run(_run(application, channel, conversation, settings, webhook_url))
+    except InvalidToken:
+        raise SettingsError("Telegram refused TELEGRAM_TOKEN: check it with @BotFather (/token).") from None
+    except Conflict:
+        raise SettingsError("another process is already taking this bot's updates (polling or a webhook): "
+                            "run one per bot, or use --webhook behind one address.") from None
     if channel.fatal is not None:
         raise channel.fatal
 
