@@ -413,3 +413,13 @@ def test_italian_articles_before_a_vowel(chat: Chat):
     chat.say("30")
     chat.press("Documenti e permesso di soggiorno")
     assert "ad Arcore" in chat.text and " a Arcore" not in chat.text
+
+
+def test_an_impossible_age_is_asked_again(chat: Chat):
+    chat.start()
+    chat.say("Bresso")
+    chat.say("150")
+    assert chat.state == State.ASK_AGE and chat.session.age is None
+    assert "Non ho capito l'età" in chat.text
+    chat.say("15")
+    assert chat.session.age == "15-17"

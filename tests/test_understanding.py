@@ -140,6 +140,15 @@ def test_age_inside_a_sentence_needs_its_unit(nlu):
     assert nlu.find_age("abito in via Roma 12") is None  # a house number is not an age
 
 
+@pytest.mark.parametrize("text", ["150", "150 anni", "1990", "3331234567", "999 years"])
+def test_an_age_nobody_has_is_not_read_as_one(nlu, text):
+    assert nlu.find_age(text, expecting=True) is None
+
+
+def test_the_oldest_plausible_age_is_still_an_age(nlu):
+    assert nlu.find_age("110", expecting=True) == 110 and nlu.find_age("mia nonna ha 98 anni") == 98
+
+
 @pytest.mark.parametrize(
     ("years", "group"), [(0, "0-5"), (5, "0-5"), (6, "6-14"), (14, "6-14"), (15, "15-17"), (30, "18-30"), (31, "31+")]
 )

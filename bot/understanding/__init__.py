@@ -311,8 +311,13 @@ class Understanding:
         """Age in years: '9 anni', 'nove anni', '٣٥', '6 months' (-> 0).
 
         Inside a sentence a number needs its unit (anni, years, років); when the bot has just
-        asked for the age a bare number is enough.
+        asked for the age a bare number is enough. An age nobody has (over MAX_AGE: "150", a
+        year "1990", a phone number) is not an age: the question is asked again.
         """
+        years = self._find_age(text, expecting=expecting)
+        return years if years is not None and years <= MAX_AGE else None
+
+    def _find_age(self, text: str, *, expecting: bool) -> int | None:
         norm = normalize(text)
         if not norm:
             return None
@@ -448,6 +453,8 @@ class _Vocabulary:
                             scores[item] += 1
         return sorted(scores, key=lambda n: (-scores[n], self.order.index(n)))
 
+
+MAX_AGE = 110
 
 _SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
     "cyrillic": ((0x0400, 0x052F),),
