@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 from anyascii import anyascii
@@ -60,16 +61,12 @@ def normalize(text: str) -> str:
     Computed word by word, and only words are remembered (they come back in every message:
     "anni", "Bresso"): memory stays bounded and never holds a user's whole message.
     """
-    return " ".join(w for w in (_normalize_word(word) for word in text.split()) if w)
+    return _by_word(text, _normalize_cached, _normalize)
 
 
-def _normalize_word(word: str) -> str:
-    return _normalize_cached(word) if len(word) <= CACHED_WORD else _normalize(word)
-
-
-@lru_cache(maxsize=32768)
-def _normalize_cached(word: str) -> str:
-    return _normalize(word)
+def _by_word(text: str, cached: Callable[[str], str], work: Callable[[str], str]) -> str:
+    """`work` applied to each word, through its cache for words short enough to be reused."""
+    return " ".join(w for w in (cached(x) if len(x) <= CACHED_WORD else work(x) for x in text.split()) if w)
 
 
 def _normalize(text: str) -> str:
@@ -100,22 +97,19 @@ def _normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+_normalize_cached = lru_cache(maxsize=32768)(_normalize)
+
+
 def latin(text: str) -> str:
     """`normalize`, then transliterated to Latin letters: Монца -> montsa, منزا -> mnza."""
-    return " ".join(w for w in (_latin_word(word) for word in normalize(text).split()) if w)
-
-
-def _latin_word(word: str) -> str:
-    return _latin_cached(word) if len(word) <= CACHED_WORD else _latin(word)
-
-
-@lru_cache(maxsize=32768)
-def _latin_cached(word: str) -> str:
-    return _latin(word)
+    return _by_word(normalize(text), _latin_cached, _latin)
 
 
 def _latin(word: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", anyascii(word).lower()).split())
+
+
+_latin_cached = lru_cache(maxsize=32768)(_latin)
 
 
 def clean_user_text(text: str, limit: int = 1000) -> str:

@@ -111,6 +111,21 @@ class FakeBotApi:
         with self.lock:
             return [p.get("text", "") for m, p in self.calls if m == "sendMessage"]
 
+    def sent_by_chat(self) -> dict[int, list[str]]:
+        """The texts sent to each chat, in order (a request cut short by a kill has no chat_id
+        and is left out: Telegram would not have delivered it)."""
+        out: dict[int, list[str]] = {}
+        with self.lock:
+            for method, params in self.calls:
+                if method == "sendMessage" and "chat_id" in params:
+                    out.setdefault(int(params["chat_id"]), []).append(params.get("text", ""))
+        return out
+
+    def sent_chats(self) -> list[int]:
+        """The chat of every message sent, in the order sent."""
+        with self.lock:
+            return [int(p["chat_id"]) for m, p in self.calls if m == "sendMessage" and "chat_id" in p]
+
     def methods(self) -> list[str]:
         with self.lock:
             return [m for m, _ in self.calls]

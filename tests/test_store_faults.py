@@ -80,10 +80,8 @@ async def test_a_database_deleted_under_the_running_bot_stops_it_instead_of_answ
 
 
 async def test_a_full_disk_gets_the_family_an_apology_and_the_webhook_a_try_again(res, tmp_path, monkeypatch):
-    import httpx
 
-    from bot.channels.whatsapp import WhatsAppChannel, create_app
-    from tests.test_whatsapp import SETTINGS, GraphApi, Webhook
+    from tests.test_whatsapp import GraphApi, whatsapp_bot
 
     store = await SessionStore.open(tmp_path / "s.sqlite3")
 
@@ -91,12 +89,7 @@ async def test_a_full_disk_gets_the_family_an_apology_and_the_webhook_a_try_agai
         raise StoreFull("the database cannot grow (database or disk is full)")
 
     graph = GraphApi()
-    channel = WhatsAppChannel(SETTINGS, None, res.catalogs,
-                              session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
-    channel.attach_outbox(Conversation(res, store, lambda: TODAY))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
-                                 base_url="http://127.0.0.1") as client:
-        wa = Webhook(client, graph, channel)
+    async with whatsapp_bot(res, store, graph) as wa:
         monkeypatch.setattr(store, "save", full)
         answer = await wa.text("Monza")
         assert answer.status_code == 503  # Meta delivers it again: nothing is dropped with a 200

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -91,17 +93,25 @@ class Webhook:
             "type": kind, kind: {"id": row_id, "title": "…"}}}))
 
 
+@asynccontextmanager
+async def whatsapp_bot(res, store: SessionStore, graph: GraphApi, **outbox) -> AsyncIterator[Webhook]:
+    """The webhook app over `store`, its Graph API calls going to `graph`, answers sent from the outbox."""
+    channel = WhatsAppChannel(SETTINGS, None, res.catalogs,
+                              session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
+    channel.attach_outbox(Conversation(res, store, lambda: TODAY), **outbox)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
+                                 base_url="http://127.0.0.1") as client:
+        try:
+            yield Webhook(client, graph, channel)
+        finally:
+            await channel.outbox.close()
+
+
 @pytest.fixture
 async def wa(res, tmp_path: Path):
-    graph = GraphApi()
     store = await SessionStore.open(tmp_path / "wa.sqlite3")
-    session = httpx.AsyncClient(transport=httpx.MockTransport(graph))
-    channel = WhatsAppChannel(SETTINGS, None, res.catalogs, session=session)
-    channel.attach_outbox(Conversation(res, store, lambda: TODAY))
-    app = create_app(channel)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
-        yield Webhook(client, graph, channel)
-    await channel.outbox.close()
+    async with whatsapp_bot(res, store, GraphApi()) as hook:
+        yield hook
     await store.close()
 
 
@@ -244,12 +254,7 @@ async def test_paging_needs_no_memory_in_the_channel_so_a_restart_keeps_it(res, 
     graph, db = GraphApi(), tmp_path / "wa.sqlite3"
     for round_ in ("before", "after a restart"):
         store = await SessionStore.open(db)
-        channel = WhatsAppChannel(SETTINGS, None, res.catalogs,
-                                  session=httpx.AsyncClient(transport=httpx.MockTransport(graph)))
-        channel.attach_outbox(Conversation(res, store, lambda: TODAY))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(channel)),
-                                     base_url="http://127.0.0.1") as client:
-            wa = Webhook(client, graph, channel)
+        async with whatsapp_bot(res, store, graph) as wa:
             wa.n = 100 if round_ != "before" else 0
             if round_ == "before":
                 await wa.text("Ciao")
