@@ -3,7 +3,9 @@
 Run: `python benchmarks/bench_core.py`. It prints medians over several rounds and, for each
 figure, a ratio against a reference measured in the same process, so a slow shared machine
 shows as a slow reference too. Targets (issue 2): >= 20,000 dialog turns/s on one core,
-comune resolution p99 <= 1 ms, console chat start-up <= 1 s.
+comune resolution p99 <= 1 ms, console chat start-up <= 1 s; (issue 12) understanding a whole
+message - town, ages, needs, safety words, language - p99 <= 1 ms, over the messages of
+tests/data/understanding (pass another folder as the first argument to measure older code).
 """
 
 from __future__ import annotations
@@ -88,7 +90,23 @@ def python_startup_seconds() -> float:
     return time.perf_counter() - t0
 
 
+def table_messages(folder: Path) -> list[str]:
+    import yaml
+
+    return [str(row["text"]) for path in sorted(folder.glob("*.yaml"))
+            for row in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+def understand(nlu, text: str) -> object:
+    """Everything the dialog reads from one message (older code: find_age, one age)."""
+    ages = getattr(nlu, "find_ages", None) or nlu.find_age
+    return (nlu.find_comune(text), ages(text), nlu.find_needs(text), nlu.find_safety(text),
+            nlu.detect_language(text))
+
+
 def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "data" / "understanding"
+    messages = table_messages(folder)
     res = load_resources(Config.from_env({}))
     nlu = res.nlu
     names = [c.name for c in res.kb.comuni.values()]
@@ -100,6 +118,7 @@ def main() -> None:
     turns = [dialog_turns_per_second(res) for _ in range(ROUNDS)]
     ours = [latencies(lambda q: nlu.find_comune(q, expecting=True), COMUNE_ANSWERS) for _ in range(ROUNDS)]
     refs = [latencies(reference, COMUNE_ANSWERS) for _ in range(ROUNDS)]
+    reads = [latencies(lambda m: understand(nlu, m), messages, repeat=3) for _ in range(ROUNDS)]
     starts = [startup_seconds() for _ in range(5)]
     pythons = [python_startup_seconds() for _ in range(5)]
 
@@ -111,6 +130,10 @@ def main() -> None:
     print(f"comune resolution over {len(names)} comuni: p50 {p50:.3f} ms, p99 {p99:.3f} ms  [target p99 <= 1 ms]")
     print(f"  reference (one rapidfuzz WRatio pass over all names): p50 {ref_p50:.3f} ms, p99 {ref_p99:.3f} ms;"
           f" ratio ours/reference p99 = {p99 / ref_p99:.2f}")
+    u50 = statistics.median(pct(r, 0.50) for r in reads) * 1e3
+    u99 = statistics.median(pct(r, 0.99) for r in reads) * 1e3
+    print(f"understanding a message ({len(messages)} messages of the table, all readers): p50 {u50:.3f} ms,"
+          f" p99 {u99:.3f} ms  [target p99 <= 1 ms]; ratio p99 / reference comune p99 = {u99 / ref_p99:.2f}")
     start_s, py_s = statistics.median(starts), statistics.median(pythons)
     print(f"console chat start-up to first question and exit (median of 5): {start_s:.2f} s  [target <= 1 s]")
     print(f"  reference (bare `python -c pass`): {py_s:.2f} s; ratio = {start_s / py_s:.1f}")

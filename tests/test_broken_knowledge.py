@@ -102,6 +102,11 @@ BROKEN: list[tuple[str, str, str, str]] = [
     ("words/en.yaml", "ages:", "ages: [years]\nold_ages:", "words/en.yaml"),
     ("words/en.yaml", "units: {zero: 0,", "units: {zero: nothing,", "field 'numbers'"),
     ("words/it.yaml", "safety:", "safety: [medico]\nold_safety:", "words/it.yaml"),
+    ("words/en.yaml", "tens: {twenty: 20,", "tens: {twenty: twenty,", "field 'numbers'"),
+    ("words/en.yaml", "  before:", "  before: i m\n  old_before:", "field 'ages.before'"),
+    ("needs.yaml", 'instead_of: {school: ["0-5"]}', 'instead_of: {school: ["0-6"]}', "field 'instead_of.school'"),
+    ("needs.yaml", 'instead_of: {school: ["0-5"]}', 'instead_of: {shcool: ["0-5"]}', "field 'instead_of.shcool'"),
+    ("needs.yaml", 'instead_of: {school: ["0-5"]}', "instead_of: {school: 0-5}", "field 'instead_of.school'"),
 ]
 
 

@@ -97,8 +97,12 @@ def test_ukrainian_text_switches_language_once_and_it_is_kept(res):
     chat.say("Привіт, я з України")
     assert chat.session.lang == "uk" and chat.session.lang_source == "text"
     assert chat.session.need == "ukraine"
-    chat.say("Hello, I live in Milan")
+    chat.say("Milano, мені 35")
     assert chat.session.lang == "uk"  # not re-guessed at every message
+    chat.say("Milano")
+    assert chat.session.lang == "uk"  # a place name is nobody's language
+    chat.say("Hello, sorry, I do not read Ukrainian well, can you write in English?")
+    assert chat.session.lang == "en"  # a whole message clearly in another language
 
 
 def test_ukrainian_entry_point_leads_with_what_is_current_and_gives_020205_with_its_doubt(res):

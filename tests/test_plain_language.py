@@ -48,6 +48,7 @@ def _real_values(res, it) -> dict[str, str]:
         "name": service.name, "number": str(kb.municipi[-1]), "municipi": "1, 2, 3, 8, 9",
         "place": f"{comune} (solo Municipi 1, 2)", "what": f"{comune}, {kb.ages['6-14'].label}, Scuola",
         "link": "https://t.me/OrientaBot",
+        "language": res.catalogs.name_of("prs", "it"), "other": res.catalogs.name_of("en", "it"),
     }
 
 

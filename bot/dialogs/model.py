@@ -135,7 +135,8 @@ class Session:
     lang: str | None = None
     lang_source: LangSource = "default"
     comune: str | None = None  # ISTAT code
-    age: str | None = None  # age group id
+    age: str | None = None  # age group id (of the first person, when a family names several)
+    ages: tuple[str, ...] = ()  # every age group named, when more than one: "6 e 11" -> 6-14, 15-17
     need: str | None = None
     municipio: int | None = None  # 0: the user does not know
     filled: tuple[str, ...] = ()  # slots in the order they were filled, for /back
@@ -152,6 +153,11 @@ class Session:
         filled = tuple(s for s in self.filled if s != slot) + ((slot,) if value is not None else ())
         return self.evolve(**{slot: value}, filled=filled)
 
+    def reset(self, name: str) -> Session:
+        """A copy with one field back to its default (and, if a slot, no longer filled)."""
+        default = _DEFAULTS[name]
+        return self.evolve(**{name: default}, filled=tuple(f for f in self.filled if f != name))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (all are plain values or tuples of them)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -161,10 +167,13 @@ class Session:
         """Tolerant of fields added or removed between versions: a restart loses nothing."""
         known = {f.name for f in fields(cls)}
         clean = {k: v for k, v in data.items() if k in known}
-        for key in ("filled", "choices"):
+        for key in ("filled", "choices", "ages"):
             if key in clean:
                 clean[key] = tuple(clean[key] or ())
         return cls(**clean)
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Session)}
 
 
 # ------------------------------------------------------------------ what a step reads

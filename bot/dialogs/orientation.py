@@ -61,7 +61,7 @@ from bot.dialogs.model import (
     Text,
 )
 from bot.dialogs.results import (
-    found_for,
+    found_for_all,
     need_not_active,
     one_of_the_results,
     results,
@@ -143,9 +143,8 @@ def _read(s: Session, text: str, ctx: Ctx) -> Read:
     net first, and then only clear names count as places: its words are never read back as a
     comune that does not exist.
     """
-    topics = ctx.res.nlu.find_safety(text)
-    reading = Reading(tuple(topics))
-    urgent = [safety_net(s, topics, ctx)] if topics else []
+    reading = reading_of(s, text, ctx)
+    urgent = [safety_net(s, list(reading.topics), ctx)] if reading.topics else []
     replies: list[Reply] = []
     filled: list[str] = []
     for q in QUESTIONS:
@@ -161,6 +160,11 @@ def _read(s: Session, text: str, ctx: Ctx) -> Read:
     return Read(s, filled, urgent, replies)
 
 
+def reading_of(s: Session, text: str, ctx: Ctx) -> Reading:
+    """What a message shows before its slots are read: its safety topics, whether it is only numbers."""
+    return Reading(tuple(ctx.res.nlu.find_safety(text)), ctx.res.nlu.only_numbers(text))
+
+
 def _understood(s: Session, ctx: Ctx, slots: list[str]) -> Reply | None:
     """Say back what was understood from free text, so a wrong guess is seen at once."""
     tr = ctx.tr(s)
@@ -172,10 +176,11 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """Free text: take every slot it names, then ask what is still missing."""
     assert isinstance(event, Text)
     text = clean_user_text(event.text)
-    s = _detect_language(s, text, ctx)
+    s, notice = _detect_language(s, text, ctx)
     pressed = _typed_button(s, text, ctx)
     if pressed:
-        return press(s, Press(pressed), ctx)
+        s, replies = press(s, Press(pressed), ctx)
+        return s, [*notice, *replies]
     asked = s.choices
     read = _read(s, text, ctx)
     s = read.session
@@ -183,10 +188,10 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
         if s.state == State.SHOW_SERVICE:
             s = s.evolve(service=None)
         said = _understood(s, ctx, read.filled)
-        return advance(s, ctx, [*read.urgent, *([said] if said else []), *read.replies])
+        return advance(s, ctx, [*read.urgent, *notice, *([said] if said else []), *read.replies])
     q = BY_STATE.get(s.state)
     tr = ctx.tr(s)
-    return s, [q.not_understood(text, tr) if q else msg(tr(T.NOT_UNDERSTOOD)), question(s, ctx)]
+    return s, [*notice, q.not_understood(text, tr) if q else msg(tr(T.NOT_UNDERSTOOD)), question(s, ctx)]
 
 
 def _typed_button(s: Session, text: str, ctx: Ctx) -> str | None:
@@ -205,7 +210,7 @@ def current_buttons(s: Session, ctx: Ctx) -> tuple[Button, ...]:
     if s.state == State.START:
         return ()
     if s.state == State.RESULTS:
-        return results_buttons(s, ctx, *found_for(s, ctx))
+        return results_buttons(s, ctx, *found_for_all(s, ctx))
     return question(s, ctx).buttons
 
 
@@ -254,7 +259,7 @@ def _stale(s: Session, ctx: Ctx) -> Outcome:
 def _clear(s: Session, slot: str) -> Session:
     """Forget one answer and what depends on it (a new comune is a new Municipio)."""
     for name in (slot, *BY_SLOT[slot].clears):
-        s = s.with_slot(name, None)
+        s = s.reset(name)
     return s
 
 
@@ -299,17 +304,18 @@ def enter_audience(s: Session, event: Event, ctx: Ctx) -> Outcome:
 
 def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """A first message that is not /start (e.g. someone writes straight away): greet, then read it."""
+    notice: list[Reply] = []
     if isinstance(event, Text):
-        s = _detect_language(s, clean_user_text(event.text), ctx)
+        s, notice = _detect_language(s, clean_user_text(event.text), ctx)
     fresh, replies = start(s, Command("start"), ctx)
     assert fresh is not None
     if not isinstance(event, Text):
         return fresh, replies
     read = _read(fresh, clean_user_text(event.text), ctx)
     if not (read.anything or read.session.choices):
-        return fresh, replies  # "Ciao": the greeting and the first question are the answer
+        return fresh, [*notice, *replies]  # "Ciao": the greeting and the first question are the answer
     said = _understood(read.session, ctx, read.filled)
-    return advance(read.session, ctx, [*read.urgent, replies[0], *([said] if said else []), *read.replies])
+    return advance(read.session, ctx, [*read.urgent, *notice, replies[0], *([said] if said else []), *read.replies])
 
 
 def restart(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -323,7 +329,9 @@ def back(s: Session, event: Event, ctx: Ctx) -> Outcome:
         return advance(s.evolve(choices=(), service=None), ctx)
     if not s.filled:
         return advance(s, ctx, [msg(ctx.tr(s)(T.BACK_AT_START))])
-    return advance(_clear(s, s.filled[-1]), ctx)
+    tr, last = ctx.tr(s), s.filled[-1]
+    said = BY_SLOT[last].echo(s, ctx, tr)  # the answer taken back is said, so nothing goes silently
+    return advance(_clear(s, last), ctx, [msg(tr(T.BACK_UNDONE, what=said))] if said else [])
 
 
 def open_language_menu(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -361,7 +369,8 @@ def location(s: Session, event: Event, ctx: Ctx) -> Outcome:
         greeting = []
     comune = ctx.res.nlu.nearest_comune(event.latitude, event.longitude)
     tr = ctx.tr(s)
-    if comune is None:
+    if comune is None:  # outside the area: the old comune no longer holds
+        s = _clear(s, "comune") if s.comune else s
         return advance(s.evolve(choices=()), ctx, [*greeting[:1], msg(tr(T.LOCATION_OUTSIDE))])
     replies: list[Reply] = [*greeting[:1], msg(tr(T.LOCATION_FOUND, comune=comune.name))]
     s = set_comune(s, comune, ctx, replies)
@@ -456,14 +465,27 @@ def _language_from_client(s: Session, event: Event, catalogs: Catalogs) -> Sessi
     return s
 
 
-def _detect_language(s: Session, text: str, ctx: Ctx) -> Session:
-    """Switch once to the language the user clearly writes in; then keep it."""
-    if s.lang_source not in ("default", "client"):
-        return s
-    detected = ctx.res.nlu.detect_language(text)
-    if detected and detected != s.lang and detected in ctx.res.catalogs.translators:
-        return s.evolve(lang=detected, lang_source="text")
-    return s
+def _detect_language(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[Reply]]:
+    """Answer in the language the user writes: guessed freely from a first message, then
+    changed only when a whole message is clearly in another one; never after the user chose
+    one in the menu. A language the bot does not speak yet (Persian, Amharic...) gets the
+    closest one it does, and a line saying so."""
+    if s.lang_source == "user":
+        return s, []
+    catalogs = ctx.res.catalogs
+    current = None if s.lang_source in ("default", "client") else s.lang
+    detected = ctx.res.nlu.detect_language(text, current)
+    if not detected or detected == s.lang:
+        return s, []
+    if detected in catalogs.translators:
+        return s.evolve(lang=detected, lang_source="text"), []
+    answer = catalogs.answer_for(detected)
+    if answer == s.lang and s.lang_source == "text":
+        return s, []  # already said
+    s = s.evolve(lang=answer, lang_source="text")
+    tr = ctx.tr(s)
+    return s, [msg(tr(T.NOT_SPOKEN_YET, language=catalogs.name_of(detected, answer),
+                      other=catalogs.name_of(answer, answer)))]
 
 
 # ------------------------------------------------------------------ the step
@@ -524,6 +546,8 @@ def _still_valid(s: Session, res: Resources) -> Session:
         s = s.evolve(service=None, state=State.ASK_COMUNE if s.state == State.SHOW_SERVICE else s.state)
     if s.choices and any(c not in kb.comuni for c in s.choices):
         s = s.evolve(choices=())
+    if any(a not in kb.ages for a in s.ages):
+        s = s.evolve(ages=tuple(a for a in s.ages if a in kb.ages) if s.age in kb.ages else ())
     if unknown and s.state in (State.RESULTS, State.ASK_MUNICIPIO):
         s = s.evolve(state=State.ASK_COMUNE if s.comune is None else State.ASK_AGE if s.age is None
                      else State.ASK_NEED)

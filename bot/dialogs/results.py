@@ -58,6 +58,56 @@ def found_for(s: Session, ctx: Ctx) -> tuple[list[Service], list[Service]]:
     return found, extra
 
 
+def found_for_all(s: Session, ctx: Ctx) -> tuple[list[Service], list[Service]]:
+    """`found_for` over every age group a family named (each service once, in order)."""
+    if not s.ages:
+        return found_for(s, ctx)
+    found: list[Service] = []
+    extra: list[Service] = []
+    for group in s.ages:
+        f, e = found_for(s.evolve(age=group), ctx)
+        found += [sv for sv in f if sv not in found]
+        extra += [sv for sv in e if sv not in extra]
+    return found, [sv for sv in extra if sv not in found]
+
+
+def _age_of(service: Service, s: Session, ctx: Ctx) -> str:
+    """The first age group of the family that `service` was found for."""
+    return next((g for g in s.ages if service in found_for(s.evolve(age=g), ctx)[0]), s.age or "")
+
+
+def family_results(s: Session, ctx: Ctx) -> Reply:
+    """Several people of different ages: for each age group, its best service in full (or a
+    line that it is already above, or that none was found); the others as buttons."""
+    tr, kb = ctx.tr(s), ctx.kb
+    sections = [Section(tr(T.RESULTS_FAMILY))]
+    shown: list[Service] = []
+    for group in s.ages:
+        one = s.evolve(age=group)
+        found, extra = found_for(one, ctx)
+        q = query(one, ctx)
+        sections.append(Section("", tr(T.FOR_AGE, age=tr(kb.ages[group].label))))
+        already = [sv for sv in found if sv in shown]
+        new = [sv for sv in found + extra if sv not in shown]
+        if new:
+            sv = new[0]
+            why = why_line(sv, kb, q.comune, group, q.need, tr) if sv in found else None
+            sections.append(card(sv, ctx, tr, why))
+            shown.append(sv)
+        if already:
+            sections.append(Section(tr(T.ALSO_ABOVE, name=already[0].name)))
+        elif not new:
+            place = dict(need=tr(kb.needs[q.need].label), age=tr(kb.ages[group].label), comune=q.comune.name)
+            sections.append(Section(tr(T.RESULTS_NONE, **place)))
+    if not shown:
+        sections.append(Section(tr(T.RESULTS_ALWAYS)))
+        sections.append(card(kb.fallback, ctx, tr))
+        shown = [kb.fallback]
+    sections.append(Section(tr(T.RESULTS_NEXT)))
+    found, extra = found_for_all(s, ctx)
+    return Reply(tuple(sections), results_buttons(s, ctx, found, extra, shown=shown), tuple(sv.id for sv in shown))
+
+
 def _heading_for(service: Service, s: Session, ctx: Ctx) -> str:
     """The heading before an audience's services among the others ("Per chi viene dall'Ucraina...")."""
     audience = next(a for a in ctx.kb.audience_of(s.lang, s.need) if a.need in service.needs)
@@ -67,6 +117,8 @@ def _heading_for(service: Service, s: Session, ctx: Ctx) -> str:
 def results(s: Session, ctx: Ctx) -> Reply:
     """The best two services in full (why, contacts, hours), the others as buttons; else the
     alternatives that do have a service here, and the cooperative's contact."""
+    if s.ages:
+        return family_results(s, ctx)
     tr, kb = ctx.tr(s), ctx.kb
     q = query(s, ctx)
     found, extra = found_for(s, ctx)
@@ -96,12 +148,16 @@ def results(s: Session, ctx: Ctx) -> Reply:
     return Reply(tuple(sections), buttons, tuple(sv.id for sv in shown))
 
 
-def results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Service]) -> tuple[Button, ...]:
+def results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Service],
+                    shown: list[Service] | None = None) -> tuple[Button, ...]:
     """Under the results: the services not shown in full; when nothing fits, the needs that do
     have a service for this comune, Municipio and age; then the way on."""
     tr, kb = ctx.tr(s), ctx.kb
     after = next_buttons(tr)
-    more = tuple(Button(f"s:{sv.id}", sv.name) for sv in (found + extra)[FULL_CARDS:])
+    if s.ages and shown is None:
+        shown = _family_shown(s, ctx)
+    rest = (found + extra)[FULL_CARDS:] if shown is None else [sv for sv in found + extra if sv not in shown]
+    more = tuple(Button(f"s:{sv.id}", sv.name) for sv in rest)
     if found:
         return (*more, *after)
     other = alternatives(kb, query(s, ctx), ctx.today)
@@ -110,13 +166,25 @@ def results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Serv
     return (*more, *(Button(f"n:{n}", tr(kb.needs[n].label)) for n in other), *after[1:])
 
 
+def _family_shown(s: Session, ctx: Ctx) -> list[Service]:
+    """The services `family_results` shows in full: each age group's first one not shown yet."""
+    shown: list[Service] = []
+    for group in s.ages:
+        found, extra = found_for(s.evolve(age=group), ctx)
+        new = [sv for sv in found + extra if sv not in shown]
+        if new:
+            shown.append(new[0])
+    return shown
+
+
 def one_of_the_results(s: Session, service_id: str, ctx: Ctx) -> Reply:
     """A service button under the results: its card in full, the same buttons below."""
     tr, kb = ctx.tr(s), ctx.kb
     q = query(s, ctx)
-    found, extra = found_for(s, ctx)
+    found, extra = found_for_all(s, ctx)
     service = kb.services[service_id]
-    why = why_line(service, kb, q.comune, q.age, q.need, tr) if service in found else None
+    age = _age_of(service, s, ctx) if s.ages else q.age
+    why = why_line(service, kb, q.comune, age, q.need, tr) if service in found else None
     return Reply((card(service, ctx, tr, why),), results_buttons(s, ctx, found, extra), (service.id,))
 
 

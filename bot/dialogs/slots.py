@@ -30,9 +30,11 @@ ECHO_LIMIT = 40  # characters of the user's text quoted back
 
 @dataclass(frozen=True)
 class Reading:
-    """What the message being read has already shown: the safety topics it spoke of."""
+    """What the message being read has already shown: the safety topics it spoke of, and
+    whether it is only numbers ("45", "6 e 11"): then it answers the age, whatever was asked."""
 
     topics: tuple[str, ...] = ()
+    only_numbers: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,12 @@ class Question:
         asked = msg(tr(self.ask), tr(self.hint) if self.hint else "", buttons=self.buttons(s, ctx, tr))
         return asked if self.numbered else replace(asked, numbered=False)
 
+    # Besides its own states, when a message is only numbers ("45" while towns are offered).
+    takes_numbers: bool = False
+
     def expecting(self, s: Session, reading: Reading) -> bool:
+        if reading.only_numbers and self.takes_numbers and s.state != State.ASK_MUNICIPIO:
+            return True
         return s.state in (self.state, *self.also_on_screen_in)
 
     def not_understood(self, text: str, tr: Translator) -> Reply:
@@ -101,6 +108,9 @@ def _fill_comune(s: Session, found: Comune | ComuneMatch, ctx: Ctx, replies: lis
 
 def _read_comune(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> ComuneMatch | None:
     # A message about danger is not an answer to "which comune": only clear names count there.
+    # Numbers are never a town: "45" while towns are offered is an age.
+    if reading.only_numbers:
+        return None
     found = ctx.res.nlu.find_comune(text, expecting=expecting and not reading.topics)
     return found if found.kind != "none" else None
 
@@ -133,19 +143,41 @@ def choose_comune(s: Session, ctx: Ctx) -> Reply:
 # ------------------------------------------------------------------ the age
 
 
-def _read_age(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> str | None:
-    years = ctx.res.nlu.find_age(text, expecting=expecting)
-    return ctx.kb.age_group(years) if years is not None else None
+def _read_age(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> tuple[str, ...] | None:
+    """The age groups of everyone the message gives an age for, in order, each once."""
+    groups = [ctx.kb.age_group(years) for years in ctx.res.nlu.find_ages(text, expecting=expecting)]
+    named = tuple(dict.fromkeys(g for g in groups if g))
+    return named or None
+
+
+def _fill_age(s: Session, value: str | tuple[str, ...], ctx: Ctx, replies: list[Reply], reading: Reading) -> Session:
+    """One age group (a button), or several (a family: "6 e 11"): the results cover each."""
+    groups = (value,) if isinstance(value, str) else value
+    return s.with_slot("age", groups[0]).evolve(ages=groups if len(groups) > 1 else ())
+
+
+def and_list(items: list[str], tr: Translator) -> str:
+    """"a, b e c" in the user's language."""
+    if len(items) < 2:
+        return "".join(items)
+    return tr(T.AND, first=", ".join(items[:-1]), last=items[-1])
+
+
+def _echo_age(s: Session, ctx: Ctx, tr: Translator) -> str | None:
+    if not s.age:
+        return None
+    return and_list([tr(ctx.kb.ages[a].label) for a in (s.ages or (s.age,))], tr)
 
 
 AGE = Question(
     slot="age", state=State.ASK_AGE, ask=T.ASK_AGE, hint=T.ASK_AGE_HINT, retry=T.AGE_NOT_UNDERSTOOD,
     prefix="a",
     buttons=lambda s, ctx, tr: tuple(Button(f"a:{a.id}", tr(a.label)) for a in ctx.kb.ages.values()),
-    read=_read_age, fill=_set("age"),
+    read=_read_age, fill=_fill_age,
     decode=lambda value, ctx: value if value in ctx.kb.ages else None,
-    echo=lambda s, ctx, tr: tr(ctx.kb.ages[s.age].label) if s.age else None,
+    echo=_echo_age, clears=("ages",),
     numbered=False,  # a typed "3" is three years old, not the third button
+    takes_numbers=True,
 )
 
 
@@ -153,16 +185,33 @@ AGE = Question(
 
 
 def _read_need(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> list[str] | None:
-    return ctx.res.nlu.find_needs(text, expecting=expecting and not reading.topics) or None
+    needs = ctx.res.nlu.find_needs(text, expecting=expecting and not reading.topics)
+    if not needs:
+        return None
+    # Context: the ages this message gives, else those already known ("scuola" for a baby).
+    groups = {ctx.kb.age_group(y) for y in ctx.res.nlu.find_ages(text)} or set(s.ages or (s.age,) if s.age else ())
+    for need in ctx.kb.needs.values():
+        meant = need.instead_of.get(needs[0])
+        if meant and groups and groups <= set(meant):
+            return [need.id, *needs]
+    return needs
+
+
+def need_of(needs: list[str], ctx: Ctx) -> str:
+    """Of the needs a message names, strongest first, the one the bot takes: the first that an
+    active service answers, else the first (answered honestly by `need_not_active`)."""
+    offered = ctx.offered_needs()
+    return next((n for n in needs if n in offered), needs[0])
 
 
 def _fill_need(s: Session, needs: list[str], ctx: Ctx, replies: list[Reply], reading: Reading) -> Session:
     """The first need named that an active service answers; a need none answers gets the honest
     answer and its safety net (`need_not_active`), and the need is asked again."""
-    offered = ctx.offered_needs()
-    active = [n for n in needs if n in offered]
-    if active:
-        return s.with_slot("need", active[0])
+    need = need_of(needs, ctx)
+    if need in ctx.offered_needs():
+        if need != needs[0]:  # "doposcuola" asked, none active: said, and the school's services shown
+            replies.append(need_not_active(s, needs[0], ctx, already=list(reading.topics)))
+        return s.with_slot("need", need)
     replies.append(need_not_active(s, needs[0], ctx, already=list(reading.topics)))
     return s
 

@@ -42,6 +42,10 @@ MUNICIPIO_LABEL = N_("Municipio %(number)s")
 MUNICIPIO_UNKNOWN = N_("Non lo so")
 
 RESULTS = N_("Ecco cosa c'è per te:")
+RESULTS_FAMILY = N_("Ecco cosa c'è per ognuno:")
+FOR_AGE = N_("Per chi ha %(age)s:")
+ALSO_ABOVE = N_("Anche «%(name)s», qui sopra.")
+AND = N_("%(first)s e %(last)s")
 RESULTS_NONE = N_("Non ho trovato un servizio per: %(need)s, %(age)s, a %(comune)s.")
 RESULTS_NONE_HERE = N_("La cooperativa lavora a %(comune)s. Qui non conosco un suo servizio per: "
                        "%(need)s, %(age)s.")
@@ -84,12 +88,15 @@ BUTTON_MORE = N_("Cerca altri servizi")
 
 CHOOSE_LANGUAGE = N_("Scegli la lingua.")
 LANGUAGE_SET = N_("Va bene, parliamo in italiano.")
+NOT_SPOKEN_YET = N_("Non parlo ancora %(language)s. Ti scrivo in %(other)s. "
+                    "Per un'altra lingua scrivi /language.")
 
 HELP = N_("Ti aiuto a trovare i servizi della cooperativa. Ti faccio 3 domande: "
           "dove abiti, quanti anni ha chi ha bisogno, che cosa ti serve. "
           "Per ricominciare scrivi /restart. Per tornare indietro scrivi /back. "
           "Per la lingua scrivi /language. Per cancellare i tuoi dati scrivi /forget.")
 BACK_AT_START = N_("Sei già alla prima domanda.")
+BACK_UNDONE = N_("Ho tolto: %(what)s.")
 RESTARTED = N_("Ricominciamo.")
 FORGOTTEN = N_("Ho cancellato tutti i tuoi dati. Scrivi /start per ricominciare.")
 STALE_BUTTON = N_("Questo menu non vale più. Ecco la domanda di adesso.")

@@ -135,7 +135,12 @@ class _Reader:
         return False, None
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (the words files are large: 5x faster start-up), the
+# same checks either way: they are in the constructor and the resolvers, not the parser.
+_SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
     """YAML as operators write it, read strictly: a key written twice is an error (the last one
     would silently win), and dates stay text so that a date that does not exist (2026-13-45)
     is reported with its field, not as a crash of the YAML library."""
@@ -241,11 +246,29 @@ def _load_needs(root: Path, problems: list[Problem]) -> dict[str, Need]:
             continue
         need_id, label = r.text(item, "id"), r.text(item, "label")
         safety = r.text(item, "safety", required=False)
+        instead: dict[str, tuple[str, ...]] = {}
+        for other, groups in r.mapping(item, "instead_of").items():
+            if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+                r.error(f"instead_of.{other}", 'must be a list of age groups, e.g. ["0-5"]')
+                continue
+            instead[str(other)] = tuple(groups)
         if need_id and label:
             if need_id in needs:
                 r.error("id", "is used twice")
-            needs[need_id] = Need(need_id, label, safety)
+            needs[need_id] = Need(need_id, label, safety, instead)
     return needs
+
+
+def _check_instead_of(needs: dict[str, Need], ages: dict[str, AgeGroup], problems: list[Problem]) -> None:
+    """instead_of names needs and age groups that exist."""
+    for need in needs.values():
+        r = _Reader(problems, "needs.yaml", need.id)
+        for other, groups in need.instead_of.items():
+            if other not in needs:
+                r.error(f"instead_of.{other}", f"is not a need ({', '.join(needs)})")
+            for group in groups:
+                if group not in ages:
+                    r.error(f"instead_of.{other}", f"'{group}' is not an age group of ages.yaml ({', '.join(ages)})")
 
 
 def _entry(item: Any, i: int) -> str:
@@ -738,6 +761,8 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
     topics = {tid: SafetyTopic(tid, text, ids) for tid, (text, ids) in safety.topics.items()}
     audiences = _guard(problems, "audiences.yaml", {}, lambda: _load_audiences(root, problems, references))
     ages = _guard(problems, "ages.yaml", {}, lambda: _load_ages(root, problems))
+    if not _broken(problems, "ages.yaml"):  # no cascade: a broken ages.yaml is said once
+        _check_instead_of(needs, ages, problems)
     age_references = ages if not _broken(problems, "ages.yaml") else {}
     areas = _guard(problems, "areas.yaml", _Areas({}, (), None, (), {}, frozenset(), frozenset(), frozenset(), {}),
                    lambda: _load_areas(root, problems, places))

@@ -10,7 +10,7 @@ never states as current what a page of 2022 said.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cached_property
 from typing import Literal
@@ -79,6 +79,9 @@ class Need:
     id: str
     label: str
     safety: str | None = None  # the safety topic to answer with when no service is active for it
+    # Another need read from the words that means this one for these age groups: "asilo" for
+    # a child of 0-5 is early childhood, not school. need id -> age group ids.
+    instead_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from rapidfuzz import fuzz, process
 from bot.i18n import Language
 from bot.knowledge import Comune, KnowledgeBase
 from bot.text import latin, normalize
+from bot.understanding.numbers import NumberReader
+from bot.understanding.sounds import LATIN_PLACE_WORDS, PLACE_AFTER, PLACE_WORDS, Sounds, foreign_key
 from bot.understanding.words import Words
 
 _SAINT = re.compile(r"\b(san|santo|santa|sant|s)\b")
@@ -78,6 +80,8 @@ class Understanding:
     def __init__(self, kb: KnowledgeBase, vocabulary: Words, languages: Iterable[Language] = ()):
         self.kb = kb
         self.languages = tuple(languages)
+        # Languages with a catalog; the others are recognised to say they are not spoken yet.
+        self._shipped = frozenset(lang.code for lang in self.languages if lang.spoken)
         # Per script: its languages, and which of them a word or a letter points to.
         self._scripts: dict[str, tuple[list[str], dict[str, list[str]], dict[str, list[str]]]] = {}
         for lang in self.languages:
@@ -87,6 +91,16 @@ class Understanding:
                 word_index.setdefault(word, []).append(lang.code)
             for letter in set(lang.letters):
                 letter_index.setdefault(letter, []).append(lang.code)
+        for lang in self.languages:  # Roman Urdu, Arabizi...: Latin letters, another language
+            if lang.latin_words:
+                codes, word_index, _ = self._scripts.setdefault("latin", ([], {}, {}))
+                if lang.code not in codes:
+                    codes.append(lang.code)
+                for word in lang.latin_words:
+                    word_index.setdefault(word, []).append(lang.code)
+        # Italian words families mix into their own language: no sign of Italian by themselves.
+        self._italian_loans = frozenset(w for by_lang in vocabulary.needs.values()
+                                        for w in by_lang.get("it", ()) if " " not in w)
         self._exact: dict[str, set[str]] = defaultdict(set)
         self._first_word: dict[str, set[str]] = defaultdict(set)
         for comune in kb.comuni.values():
@@ -104,6 +118,9 @@ class Understanding:
                 for variant in _name_variants(name):
                     self._elsewhere.setdefault(variant, comune)
         self._common = frozenset(latin(w) for w in kb.common_words)
+        self._place_latin = frozenset(latin(w) for w in PLACE_WORDS) | LATIN_PLACE_WORDS
+        self._place_parts = frozenset(w for k in self._exact for w in k.split()
+                                      if len(w) >= 4 and w not in self._common)
         self._longest = max(len(k.split()) for k in self._exact)
         # Fuzzy candidates: names and first words, at least 4 letters long, that are not
         # everyday words ("hello" must not become Ello).
@@ -116,28 +133,107 @@ class Understanding:
             k for k in self._fuzzy_keys
             if (self._exact.get(k) or self._first_word.get(k, set())) & kb.covered
         ]
+        here, far = self._sound_names(kb)
+        self._sounds, self._sounds_far = Sounds(here), Sounds(far, fuzzy=False)
         self._needs = _Vocabulary({n: vocabulary.needs.get(n, {}) for n in kb.needs})
         self._safety = _Vocabulary({t: vocabulary.safety.get(t, {}) for t in kb.safety or {}})
         self._year_words = sorted({w for ws in vocabulary.years.values() for w in ws}, key=len, reverse=True)
         self._month_words = sorted({w for ws in vocabulary.months.values() for w in ws}, key=len, reverse=True)
-        units = "|".join(re.escape(w) for w in self._year_words + self._month_words)
-        self._age_pattern = re.compile(rf"(?<!\d)(\d{{1,3}}) ?({units})\b")
-        self._number_words: dict[str, int] = {}
-        self._tens: dict[str, int] = {}
-        self._joiners: set[str] = set()
-        for number_words in vocabulary.numbers.values():
-            self._number_words.update(number_words.units)
-            self._tens.update(number_words.tens)
-            self._joiners.update(number_words.joiners)
-        self._tens_values = frozenset(self._tens.values())
-        # Compounds written as one word: trentacinque, ventuno (vent + uno).
-        self._all_number_words = {**self._number_words, **self._tens}
-        for ten, tens_value in self._tens.items():
-            for unit, unit_value in self._number_words.items():
-                if 0 < unit_value < 10:
-                    self._all_number_words.setdefault(ten + unit, tens_value + unit_value)
+        self._units = {**{w: "years" for w in self._year_words}, **{w: "months" for w in self._month_words}}
+        self._unit_lengths = sorted({len(w.split()) for w in self._units}, reverse=True)
+        context = {kind: {w for ws in by_lang.values() for w in ws} for kind, by_lang in vocabulary.age_context.items()}
+        self._before = context.get("before", set())
+        self._since = context.get("since", set())
+        self._since_after = context.get("since_after", set())
+        self._children = context.get("children", set())
+        self._between = context.get("between", set()) | {j for n in vocabulary.numbers.values() for j in n.joiners}
+        self._reader = NumberReader(vocabulary.numbers)
 
     # ------------------------------------------------------------------ comune
+
+    @staticmethod
+    def _sound_names(kb: KnowledgeBase) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Names worth matching by sound: the covered comuni (and their own first word, "Cinisello");
+        then, apart, the names in other scripts GeoNames gives large cities elsewhere ("Неаполь")."""
+        names: dict[str, set[str]] = defaultdict(set)
+        far: dict[str, set[str]] = defaultdict(set)
+        firsts: dict[str, set[str]] = defaultdict(set)
+        for code in kb.covered:
+            comune = kb.comuni[code]
+            for name in (comune.name, *comune.aliases, *kb.extra_aliases.get(code, ())):
+                names[name].add(code)
+            words = comune.name.replace("-", " ").split()
+            if len(words) > 1 and len(words[0]) >= 5:
+                firsts[words[0]].add(code)
+        for first, codes in firsts.items():
+            if len(codes) == 1:
+                names[first] |= codes
+        others = [c for c in kb.comuni.values() if c.istat not in kb.covered]
+        for comune in (*kb.elsewhere.values(), *others):
+            for name in comune.aliases:
+                if not name.isascii():
+                    far[name].add(comune.istat)
+        return names, far
+
+    def _latin_by_sound(self, words: list[str]) -> set[str]:
+        """A comune's name as another language spells it in Latin letters ("v Monce", "ab
+        Novate"): by sound, exactly, right after a word for "in", long enough to be sure."""
+        for i, word in enumerate(words[1:], start=1):
+            if words[i - 1] in self._place_latin and len(word) >= 4 and word not in self._common:
+                key = foreign_key(word, "cyrillic")
+                codes = self._sounds.keys["cyrillic"].get(key)
+                if codes and len(key) >= 4 and self._sounds.width["cyrillic"].get(key, 0) >= 1:
+                    return set(codes)
+        return set()
+
+    def _comune_or_elsewhere(self, codes: set[str]) -> ComuneMatch:
+        here = {c for c in codes if c in self.kb.comuni}
+        if here:
+            return self._result(here)
+        far = sorted(c for c in codes if c in self.kb.elsewhere)
+        return ComuneMatch("found", (self.kb.elsewhere[far[0]],)) if len(far) == 1 else ComuneMatch("none")
+
+    def _by_sound(self, text: str, expecting: bool) -> ComuneMatch:
+        """A name written in another script ("سيستو سان جيوفاني", "ব্রেসোতে", "в Монце"), by sound."""
+        tokens = normalize(text).split()[:60]
+        runs: list[tuple[str, list[str]]] = []
+        for token in tokens:
+            script = _script_of([ch for ch in token if ch.isalpha()] or ["?"])
+            if runs and runs[-1][0] == script:
+                runs[-1][1].append(token)
+            else:
+                runs.append((script, [token]))
+        whole = expecting and len(runs) == 1
+        for sounds in (self._sounds, self._sounds_far):  # the cooperative's comuni first
+            best: tuple[int, float, set[str]] = (0, 0.0, set())
+            for script, words in runs:
+                if script == "latin" and sounds is self._sounds:
+                    latin_hit = self._latin_by_sound(words)  # "ya v Monce": Russian in Latin letters
+                    if latin_hit:
+                        return self._comune_or_elsewhere(latin_hit)
+                if script in ("latin", "other"):
+                    continue
+                if script == "han" and sounds is self._sounds_far:
+                    continue  # Chinese names elsewhere are GeoNames' own ("那不勒斯"): matched exactly
+                longest = 8 if script == "han" else 4 if sounds is self._sounds else 1
+                # Words no name's key can start with ("ہم", "থাকি") start no group: most words.
+                starts = {i for i, w in enumerate(words) if sounds.may_start(w, script)}
+                for start, end, _gram in _ngrams(words, longest):
+                    if start not in starts:
+                        continue
+                    # Chinese: one token per character; a name starts the message or follows
+                    # 在/住/到 ("我住在蒙扎"), and has three characters or more.
+                    if script == "han" and (end - start < 3 or (start > 0 and words[start - 1] not in PLACE_WORDS)):
+                        continue
+                    marked = ((start > 0 and words[start - 1] in PLACE_WORDS)
+                              or (end < len(words) and words[end] in PLACE_AFTER))
+                    loose = whole and end - start == len(words)  # the whole answer, nothing else
+                    codes, score = sounds.find(words[start:end], script, loose=loose, marked=marked)
+                    if codes and (end - start, score) > best[:2]:
+                        best = (end - start, score, codes)
+            if best[2]:
+                return self._comune_or_elsewhere(best[2])
+        return ComuneMatch("none")
 
     def is_covered(self, comune: Comune) -> bool:
         return comune.istat in self.kb.covered
@@ -165,9 +261,9 @@ class Understanding:
         if query in self._exact:
             return self._result(self._exact[query])
         if query in self._first_word and (expecting or query not in self._common):
-            return self._result(self._first_word[query])
-        if expecting and query in self._elsewhere and query not in self._common:  # "Torino": far away
-            return ComuneMatch("found", (self._elsewhere[query],))
+            return self._result(self._first_word[query])  # "Paderno" alone: one tap to say which
+        if query in self._elsewhere and query not in self._common and (expecting or len(query) >= 5):
+            return ComuneMatch("found", (self._elsewhere[query],))  # "Torino": far away
         tokens = query.split()
         if len(tokens) > 60:  # a pasted text: look at its start only
             tokens = tokens[:60]
@@ -187,12 +283,35 @@ class Understanding:
             # The longest name wins ("Sesto San Giovanni" over "Sesto"); then the first.
             best = max(names, key=lambda t: (t[1] - t[0], -t[0]))
             return self._result(best[2])
+        sounded = self._by_sound(text, expecting)
+        if sounded.kind != "none":
+            return sounded
         # Only a first word shared by several names ("Sesto"): a misspelt full name
-        # ("Sesto San Dzhovanni") may still say which; if not, the user chooses.
+        # ("Sesto San Giovani") may still say which; if not, the short form decides.
         fuzzy = self._fuzzy(query, tokens, expecting)
-        if fuzzy.kind in ("found", "suggested") or not taken:
+        if fuzzy.kind == "found" or (fuzzy.kind == "suggested" and not taken):
             return fuzzy
-        return self._result(taken[0][2])
+        if taken:  # "ne Cologno": the short form, rather than a guess at the whole answer
+            return self._short_form(taken[0][2])
+        far = self._elsewhere_in(tokens)
+        return far or fuzzy
+
+    def _short_form(self, codes: set[str]) -> ComuneMatch:
+        """A first word shared by several comuni, inside a longer message ("ne Cologno", "abito
+        a Paderno, 9 anni"): the one where the cooperative works, if it is the only one (a family
+        writing here lives nearby, and the reply says "Ho capito: Cologno Monzese", so a wrong
+        guess is seen at once); else the user chooses. Alone ("Paderno") it is always a choice."""
+        covered = codes & self.kb.covered
+        return self._result(covered if len(covered) == 1 else codes)
+
+    def _elsewhere_in(self, tokens: list[str]) -> ComuneMatch | None:
+        """A city elsewhere in Italy named after "in", "a", "to"... ("sono a Roma", "moved to
+        Turin", "我住在Prato"): far away, so the family hears it is outside the area."""
+        for start, _end, gram in _ngrams(tokens, 4):
+            if (start > 0 and tokens[start - 1] in self._place_latin and gram in self._elsewhere
+                    and len(gram) >= 4 and gram not in self._common):
+                return ComuneMatch("found", (self._elsewhere[gram],))
+        return None
 
     def _fuzzy(self, query: str, tokens: list[str], expecting: bool) -> ComuneMatch:
         """Typos: the whole answer first (when the bot asked), then groups of 1-3 words.
@@ -205,12 +324,13 @@ class Understanding:
             whole, score = self._best([query], FUZZY_CUTOFF)
             if whole.kind != "none" and score >= _sure_score(query):
                 return whole
-        grams = [g for _, _, g in _ngrams(tokens, 3) if len(g) >= 5 and g not in self._common]
         found = ComuneMatch("none")
-        if grams:
-            found, _ = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE, covered=True)
-            if found.kind == "found":
-                return found
+        for n in (3, 2, 1):  # "sesto san giovani" before "sesto"
+            grams = [g for s, e, g in _ngrams(tokens, n) if e - s == n and len(g) >= 5 and g not in self._common]
+            if grams:
+                found, _ = self._best(grams, FUZZY_CUTOFF_IN_SENTENCE, covered=True)
+                if found.kind == "found":
+                    return found
         if whole_answer and whole.kind != "none":
             return ComuneMatch("suggested", whole.comuni)
         return found
@@ -271,74 +391,102 @@ class Understanding:
 
     # ------------------------------------------------------------------ age
 
-    def _word_number(self, token: str) -> int | None:
-        return self._all_number_words.get(token)
+    def _unit_at(self, tokens: list[str], i: int) -> str | None:
+        """'years' or 'months' when an age unit starts at tokens[i] ("anni", "years old", "de ani")."""
+        for n in self._unit_lengths:
+            unit = self._units.get(" ".join(tokens[i : i + n]))
+            if unit:
+                return unit
+        return None
 
-    def _numbers(self, norm: str) -> list[tuple[int, int]]:
-        """(position, value) of every number in the text, digits or words ("thirty five")."""
-        out: list[tuple[int, int]] = []
-        tokens = norm.split()
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok.isascii() and tok.isdigit() and len(tok) <= 3:
-                out.append((i, int(tok)))
-                i += 1
-                continue
-            # A number word may span two words ("thirty five" is two, "十九" is two characters).
-            value, width = self._word_number(" ".join(tokens[i : i + 2])), 2
-            if value is None:
-                value, width = self._word_number(tok), 1
-            if value is None:
-                i += 1
-                continue
-            if (value in self._tens_values and i + width + 1 < len(tokens)
-                    and tokens[i + width] in self._joiners):
-                unit = self._word_number(tokens[i + width + 1])
-                if unit is not None and unit < 10:  # "njëzet e pesë": twenty and five
-                    value += unit
-                    width += 2
-            nxt = self._word_number(tokens[i + width]) if i + width < len(tokens) else None
-            tens = self._tens_values
-            if nxt is not None and ((value in tens and nxt < 10) or (value < 10 and nxt in tens)):
-                value += nxt  # "thirty five"; Arabic says the unit first: "خمسة وثلاثين"
-                width += 1
-            out.append((i + width - 1, value))
-            i += width
-        return out
+    def _ends_with(self, tokens: list[str], end: int, phrases: set[str]) -> bool:
+        """Whether tokens[:end] ends with one of `phrases` ("i m" before "24")."""
+        return any(" ".join(tokens[max(0, end - n) : end]) in phrases for n in (1, 2, 3) if end - n >= 0)
+
+    def find_ages(self, text: str, *, expecting: bool = False) -> list[int]:
+        """Every age a message gives, in its order: "tre figli di 4, 9 e 15 anni" -> [4, 9, 15].
+
+        A number is an age when its unit follows it ("9 anni", "6 months" -> 0) or comes first
+        (Sinhala "අවුරුදු 8"); when it stands in a list with such an age ("4, 9 e 15 anni"); when
+        an age phrase comes before it ("I'm 24", "my son is 9"); or after a word for children
+        ("two kids, 6 and 11": the two is how many). When the bot has just asked for the age, a
+        bare number is one too. Never an age: a duration ("da 12 anni", "for 10 years"), a number
+        nobody's age can be (over MAX_AGE: "150", a year, a phone number).
+        """
+        tokens = normalize(text).split()
+        if not tokens:
+            return []
+        if len(tokens) > 200:  # a pasted text: its start
+            tokens = tokens[:200]
+        found = self._reader.numbers(tokens)
+        kinds: list[str | None] = []  # per number: "years", "months", "count", "not", or None (bare)
+        for start, end, value, weak in found:
+            one = value == 1 and not tokens[start].isdigit()  # "uno di 6 anni": one of them
+            if (start > 0 and self._ends_with(tokens, start, self._since)) or self._duration_after(tokens, end):
+                kinds.append("not")  # da 12 anni, 10 ans de résidence: how long, not how old
+            elif (unit := self._unit_at(tokens, end)) or (start > 0 and (unit := self._unit_at_end(tokens, start))):
+                kinds.append(unit)
+            elif end < len(tokens) and self._ends_with(tokens, end + 1, self._children):
+                kinds.append("count")  # due figli
+            elif weak or one:
+                kinds.append("weak")  # "o", "un", "uno": a number only as the whole answer
+            elif start > 0 and (self._ends_with(tokens, start, self._before)
+                                or self._ends_with(tokens, start, self._children)):
+                kinds.append("years")
+            else:
+                kinds.append(None)
+        # A bare number in a list with an age is an age too: "4, 9 e 15 anni", "6 anni e 11".
+        for _ in range(2):
+            for k in range(len(found)):
+                if kinds[k] is not None:
+                    continue
+                for other in (k - 1, k + 1):
+                    if 0 <= other < len(found) and kinds[other] in ("years", "months"):
+                        left, right = sorted((k, other))
+                        gap = tokens[found[left][1] : found[right][0]]
+                        if all(t in self._between for t in gap):
+                            kinds[k] = "years"
+                            break
+        ages = [0 if kind == "months" else value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True)
+                if kind in ("years", "months")]
+        if not ages and expecting:
+            bare = (None, "weak") if len(tokens) == 1 else (None,)
+            ages = [value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True) if kind in bare]
+        return [a for a in ages if a <= MAX_AGE]
+
+    def _duration_after(self, tokens: list[str], end: int) -> bool:
+        """After the number (and its unit), words that make it a duration ("10 ans DE RESIDENCE")."""
+        if not self._since_after:
+            return False
+        skip = next((n for n in self._unit_lengths if " ".join(tokens[end : end + n]) in self._units), 0)
+        after = tokens[end + skip : end + skip + 3]
+        return any(" ".join(after[:n]) in self._since_after for n in (1, 2, 3))
+
+    def _unit_at_end(self, tokens: list[str], start: int) -> str | None:
+        """A unit just before the number (Sinhala "අවුරුදු 8"), unless it is the unit of the
+        number before it ("五岁一个八岁": the 岁 is five's)."""
+        for n in self._unit_lengths:
+            if start - n >= 0 and (unit := self._units.get(" ".join(tokens[start - n : start]))):
+                before = tokens[start - n - 1] if start - n > 0 else ""
+                if before and (before.isdigit() or self._reader.first.get(before)):
+                    return None
+                return unit
+        return None
+
+    def only_numbers(self, text: str) -> bool:
+        """The message is numbers and nothing else ("45", "6 e 11", "trentacinque"): an age."""
+        tokens = normalize(text).split()
+        if not tokens or len(tokens) > 12:
+            return False
+        found = self._reader.numbers(tokens)
+        covered = sum(end - start for start, end, _v, weak in found if not weak)
+        between = sum(1 for t in tokens if t in self._between)
+        return bool(found) and covered + between >= len(tokens)
 
     def find_age(self, text: str, *, expecting: bool = False) -> int | None:
-        """Age in years: '9 anni', 'nove anni', '٣٥', '6 months' (-> 0).
-
-        Inside a sentence a number needs its unit (anni, years, років); when the bot has just
-        asked for the age a bare number is enough. An age nobody has (over MAX_AGE: "150", a
-        year "1990", a phone number) is not an age: the question is asked again.
-        """
-        years = self._find_age(text, expecting=expecting)
-        return years if years is not None and years <= MAX_AGE else None
-
-    def _find_age(self, text: str, *, expecting: bool) -> int | None:
-        norm = normalize(text)
-        if not norm:
-            return None
-        for match in self._age_pattern.finditer(norm):
-            value, unit = int(match.group(1)), match.group(2)
-            return 0 if unit in self._month_words else value
-        numbers = self._numbers(norm)
-        tokens = norm.split()
-        for pos, value in numbers:
-            if pos > 0 and tokens[pos - 1] in self._year_words:  # unit first: Sinhala "අවුරුදු 8"
-                return value
-            after = " ".join(tokens[pos + 1 : pos + 4])
-            for unit in self._year_words:
-                if after == unit or after.startswith(unit + " "):
-                    return value
-            for unit in self._month_words:
-                if after == unit or after.startswith(unit + " "):
-                    return 0
-        if expecting and len(numbers) == 1:
-            return numbers[0][1]
-        return None
+        """The first age a message gives (`find_ages`), or None."""
+        ages = self.find_ages(text, expecting=expecting)
+        return ages[0] if ages else None
 
     def age_group(self, years: int) -> str | None:
         return self.kb.age_group(years)
@@ -373,12 +521,16 @@ class Understanding:
 
     # ------------------------------------------------------------------ language
 
-    def detect_language(self, text: str) -> str | None:
-        """The language a message is clearly written in, among the shipped ones, or None.
+    def detect_language(self, text: str, current: str | None = None) -> str | None:
+        """The language a message is written in, or None when unsure.
 
-        Script first (Cyrillic, Arabic, ...); between languages sharing a script, their own
-        letters (і ї є ґ for Ukrainian) and their frequent words. Unsure means None: the
-        current language is kept.
+        Script first (Cyrillic, Arabic, Ethiopic...); between languages sharing a script, their
+        own letters (і ї є ґ for Ukrainian) and their frequent words, also as typed in Latin
+        letters (Roman Urdu "mujhe madad chahiye", Arabizi "bghit nkhdem"). Place names and the
+        Italian words families mix in ("permesso", "scuola") are nobody's evidence.
+        With `current` (the conversation already has a language), another one is taken only
+        when the whole message clearly is in it: several words of it, and twice the evidence of
+        the current one.
         """
         norm = normalize(text)
         letters = [ch for ch in norm if ch.isalpha()]
@@ -389,22 +541,39 @@ class Understanding:
         if not candidates:
             return None
         codes, word_index, letter_index = candidates
-        if len(codes) == 1:
-            return codes[0]
+        tokens = [t for t in norm.split() if not self._is_place_word(t)]
+        if len(codes) == 1 and (script != "latin" or current is None):
+            return codes[0] if tokens or current is None else None
         raw = text.casefold()
         scores = dict.fromkeys(codes, 0)
         # A letter only this language uses weighs more than a frequent word.
         for ch in set(raw) & letter_index.keys():
             for code in letter_index[ch]:
                 scores[code] += 3 * raw.count(ch)
-        for token in norm.split():
+        for token in tokens:
             for code in word_index.get(token, ()):
+                if code == "it" and token in self._italian_loans and current not in (None, "it"):
+                    continue
                 scores[code] += 1
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        best, second = ranked[0][1], ranked[1][1]
+        best_code, best = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0
+        shipped = [c for c in codes if c in self._shipped]
+        if best == 0 and len(shipped) == 1 and script != "latin":
+            return shipped[0] if current is None or current == shipped[0] else None  # Ge'ez: Tigrinya
+        if current is not None and current != best_code:
+            mine = scores.get(current, 0)
+            if best >= 2 and best >= 2 * max(mine, second if second else 0) and best > mine:
+                return best_code
+            return None
         if best >= 1 and best > second and (second == 0 or best >= 1.5 * second):
-            return ranked[0][0]
+            return best_code
         return None
+
+    def _is_place_word(self, token: str) -> bool:
+        """A word of a comune's name ("monza", "sesto"): no language's evidence."""
+        key = latin(token)
+        return key in self._exact or key in self._first_word or key in self._place_parts
 
 
 class _Vocabulary:
@@ -462,6 +631,8 @@ _SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
     "bengali": ((0x0980, 0x09FF),),
     "sinhala": ((0x0D80, 0x0DFF),),
     "ethiopic": ((0x1200, 0x139F),),
+    "devanagari": ((0x0900, 0x097F),),
+    "gurmukhi": ((0x0A00, 0x0A7F),),
     "han": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)),
     "greek": ((0x0370, 0x03FF),),
 }

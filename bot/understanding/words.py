@@ -16,15 +16,7 @@ from typing import Any
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
 from bot.knowledge.load import _guard, _read_yaml, _Reader
 from bot.text import normalize
-
-
-@dataclass(frozen=True)
-class NumberWords:
-    """Number words of one language: units (0-19) and tens, for ages typed as words."""
-
-    units: Mapping[str, int]
-    tens: Mapping[str, int]
-    joiners: tuple[str, ...] = ()  # words between tens and units: "njëzet e pesë", "douăzeci și cinci"
+from bot.understanding.numbers import NumberWords
 
 
 @dataclass
@@ -35,6 +27,10 @@ class Words:
     safety: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # topic -> lang -> words
     years: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lang -> "anni", "years"...
     months: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Around an age: "I'm 24" (before), "for 12 years" (since: a duration, not an age; since_after:
+    # the same said after the number, "10 ans de résidence", "دس سال سے"),
+    # "two kids, 6 and 11" (children: a count before it, ages after it), "4, 9 e 15" (between).
+    age_context: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> lang -> words
     numbers: dict[str, NumberWords] = field(default_factory=dict)
 
 
@@ -80,12 +76,32 @@ def _read_language(data: dict[str, Any], r: _Reader, lang: str, kb: KnowledgeBas
     for kind, target in (("years", words.years), ("months", words.months)):
         items = [normalize(str(w)) for w in age_reader.items(ages, kind)]
         target[lang] = tuple(sorted((w for w in items if w), key=len, reverse=True))
+    for kind in AGE_CONTEXT:
+        items = [normalize(str(w)) for w in age_reader.items(ages, kind)] if kind in ages else []
+        words.age_context.setdefault(kind, {})[lang] = tuple(w for w in items if w)
     numbers = r.mapping(data, "numbers")
     try:
         words.numbers[lang] = NumberWords(
-            {normalize(str(k)): int(v) for k, v in (numbers.get("units") or {}).items()},
-            {normalize(str(k)): int(v) for k, v in (numbers.get("tens") or {}).items()},
+            _number_map(numbers.get("units")), _number_map(numbers.get("tens")),
             tuple(normalize(str(w)) for w in numbers.get("and") or []),
+            _number_map(numbers.get("times")),
+            bool(numbers.get("unit_first", False)),
+            tuple(int(v) for v in numbers.get("teens_after") or []),
         )
     except (TypeError, ValueError, AttributeError):
-        r.error("numbers", "units and tens must map a word to a whole number, e.g. {nove: 9}")
+        r.error("numbers", "units, tens and times must map a word to a whole number, e.g. {nove: 9}")
+
+
+AGE_CONTEXT = ("before", "since", "since_after", "children", "between")
+
+
+def _number_map(data: Any) -> dict[str, int]:
+    """{word: number}, the words normalised; bool is not a number (YAML reads `no` as False)."""
+    out: dict[str, int] = {}
+    for key, value in (data or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(key)
+        word = normalize(str(key))
+        if word:
+            out[word] = value
+    return out
