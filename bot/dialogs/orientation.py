@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import NamedTuple
 
 from bot import deeplink
@@ -162,7 +163,8 @@ def _read(s: Session, text: str, ctx: Ctx) -> Read:
 
 def reading_of(s: Session, text: str, ctx: Ctx) -> Reading:
     """What a message shows before its slots are read: its safety topics, whether it is only numbers."""
-    return Reading(tuple(ctx.res.nlu.find_safety(text)), ctx.res.nlu.only_numbers(text))
+    nlu, norm = ctx.res.nlu, normalize(text)
+    return Reading(tuple(nlu.find_safety(text, norm=norm)), nlu.read_ages(text, norm=norm), norm)
 
 
 def _understood(s: Session, ctx: Ctx, slots: list[str]) -> Reply | None:
@@ -200,9 +202,15 @@ def _typed_button(s: Session, text: str, ctx: Ctx) -> str | None:
     if not typed or len(typed) > LABEL_LIMIT:
         return None
     for button in current_buttons(s, ctx):
-        if normalize(button.label) == typed:
+        if _label_key(button.label) == typed:
             return button.id
     return None
+
+
+@lru_cache(maxsize=4096)
+def _label_key(label: str) -> str:
+    """A button's label as typed text is compared: the bot's own texts, a bounded set."""
+    return normalize(label)
 
 
 def current_buttons(s: Session, ctx: Ctx) -> tuple[Button, ...]:
@@ -473,7 +481,7 @@ def _detect_language(s: Session, text: str, ctx: Ctx) -> tuple[Session, list[Rep
     if s.lang_source == "user":
         return s, []
     catalogs = ctx.res.catalogs
-    current = None if s.lang_source in ("default", "client") else s.lang
+    current = None if s.state == State.START else s.lang  # the first message: a free guess
     detected = ctx.res.nlu.detect_language(text, current)
     if not detected or detected == s.lang:
         return s, []

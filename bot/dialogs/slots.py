@@ -23,7 +23,7 @@ from bot.dialogs.results import need_not_active, outside_area, query
 from bot.i18n import Translator
 from bot.knowledge import Comune
 from bot.matching import asks_municipio, in_area
-from bot.understanding import ComuneMatch
+from bot.understanding import NO_AGES, AgeReading, ComuneMatch
 
 ECHO_LIMIT = 40  # characters of the user's text quoted back
 
@@ -34,7 +34,12 @@ class Reading:
     whether it is only numbers ("45", "6 e 11"): then it answers the age, whatever was asked."""
 
     topics: tuple[str, ...] = ()
-    only_numbers: bool = False
+    ages: AgeReading = NO_AGES  # its numbers, read once for every question
+    norm: str | None = None  # the message normalised once (bot.text.normalize), for this turn only
+
+    @property
+    def only_numbers(self) -> bool:
+        return self.ages.only_numbers
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def choose_comune(s: Session, ctx: Ctx) -> Reply:
 
 def _read_age(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> tuple[str, ...] | None:
     """The age groups of everyone the message gives an age for, in order, each once."""
-    groups = [ctx.kb.age_group(years) for years in ctx.res.nlu.find_ages(text, expecting=expecting)]
+    groups = [ctx.kb.age_group(years) for years in reading.ages.ages(expecting)]
     named = tuple(dict.fromkeys(g for g in groups if g))
     return named or None
 
@@ -185,15 +190,17 @@ AGE = Question(
 
 
 def _read_need(s: Session, text: str, ctx: Ctx, expecting: bool, reading: Reading) -> list[str] | None:
-    needs = ctx.res.nlu.find_needs(text, expecting=expecting and not reading.topics)
+    needs = ctx.res.nlu.find_needs(text, expecting=expecting and not reading.topics, norm=reading.norm)
     if not needs:
         return None
+    meant_by_age = [(n.id, n.instead_of[needs[0]]) for n in ctx.kb.needs.values() if needs[0] in n.instead_of]
+    if not meant_by_age:
+        return needs
     # Context: the ages this message gives, else those already known ("scuola" for a baby).
-    groups = {ctx.kb.age_group(y) for y in ctx.res.nlu.find_ages(text)} or set(s.ages or (s.age,) if s.age else ())
-    for need in ctx.kb.needs.values():
-        meant = need.instead_of.get(needs[0])
-        if meant and groups and groups <= set(meant):
-            return [need.id, *needs]
+    groups = {ctx.kb.age_group(y) for y in reading.ages.said} or set(s.ages or (s.age,) if s.age else ())
+    for need_id, meant in meant_by_age:
+        if groups and groups <= set(meant):
+            return [need_id, *needs]
     return needs
 
 

@@ -47,6 +47,22 @@ def _sure_score(query: str) -> float:
 
 
 @dataclass(frozen=True)
+class AgeReading:
+    """The numbers of one message: ages said as ages ("9 anni", "I'm 24"), bare numbers (ages
+    only when the bot asked for the age), and whether the message is numbers and nothing else."""
+
+    said: tuple[int, ...] = ()
+    bare: tuple[int, ...] = ()
+    only_numbers: bool = False
+
+    def ages(self, expecting: bool) -> list[int]:
+        return list(self.said) if self.said or not expecting else list(self.bare)
+
+
+NO_AGES = AgeReading()
+
+
+@dataclass(frozen=True)
 class ComuneMatch:
     """The outcome of looking for a comune: one, a short choice, too many, or none."""
 
@@ -196,6 +212,9 @@ class Understanding:
     def _by_sound(self, text: str, expecting: bool) -> ComuneMatch:
         """A name written in another script ("سيستو سان جيوفاني", "ব্রেসোতে", "в Монце"), by sound."""
         tokens = normalize(text).split()[:60]
+        if text.isascii():  # Latin letters only: just "v Monce", "ab Novate"
+            hit = self._latin_by_sound(tokens)
+            return self._comune_or_elsewhere(hit) if hit else ComuneMatch("none")
         runs: list[tuple[str, list[str]]] = []
         for token in tokens:
             script = _script_of([ch for ch in token if ch.isalpha()] or ["?"])
@@ -404,7 +423,12 @@ class Understanding:
         return any(" ".join(tokens[max(0, end - n) : end]) in phrases for n in (1, 2, 3) if end - n >= 0)
 
     def find_ages(self, text: str, *, expecting: bool = False) -> list[int]:
-        """Every age a message gives, in its order: "tre figli di 4, 9 e 15 anni" -> [4, 9, 15].
+        """Every age a message gives, in its order: "tre figli di 4, 9 e 15 anni" -> [4, 9, 15]
+        (`read_ages`; `expecting`: the bot has just asked for the age, so bare numbers count)."""
+        return self.read_ages(text).ages(expecting)
+
+    def read_ages(self, text: str, *, norm: str | None = None) -> AgeReading:
+        """The numbers of a message, read once: which are ages, which only bare numbers.
 
         A number is an age when its unit follows it ("9 anni", "6 months" -> 0) or comes first
         (Sinhala "අවුරුදු 8"); when it stands in a list with such an age ("4, 9 e 15 anni"); when
@@ -413,9 +437,7 @@ class Understanding:
         bare number is one too. Never an age: a duration ("da 12 anni", "for 10 years"), a number
         nobody's age can be (over MAX_AGE: "150", a year, a phone number).
         """
-        tokens = normalize(text).split()
-        if not tokens:
-            return []
+        tokens = (normalize(text) if norm is None else norm).split()
         if len(tokens) > 200:  # a pasted text: its start
             tokens = tokens[:200]
         found = self._reader.numbers(tokens)
@@ -447,12 +469,16 @@ class Understanding:
                         if all(t in self._between for t in gap):
                             kinds[k] = "years"
                             break
-        ages = [0 if kind == "months" else value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True)
+        if not found:
+            return NO_AGES
+        said = [0 if kind == "months" else value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True)
                 if kind in ("years", "months")]
-        if not ages and expecting:
-            bare = (None, "weak") if len(tokens) == 1 else (None,)
-            ages = [value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True) if kind in bare]
-        return [a for a in ages if a <= MAX_AGE]
+        plain = (None, "weak") if len(tokens) == 1 else (None,)
+        bare = [value for (_s, _e, value, _w), kind in zip(found, kinds, strict=True) if kind in plain]
+        covered = sum(end - start for start, end, _v, weak in found if not weak)
+        between = sum(1 for t in tokens if t in self._between)
+        only = len(tokens) <= 12 and covered + between >= len(tokens)
+        return AgeReading(tuple(a for a in said if a <= MAX_AGE), tuple(a for a in bare if a <= MAX_AGE), only)
 
     def _duration_after(self, tokens: list[str], end: int) -> bool:
         """After the number (and its unit), words that make it a duration ("10 ans DE RESIDENCE")."""
@@ -475,13 +501,7 @@ class Understanding:
 
     def only_numbers(self, text: str) -> bool:
         """The message is numbers and nothing else ("45", "6 e 11", "trentacinque"): an age."""
-        tokens = normalize(text).split()
-        if not tokens or len(tokens) > 12:
-            return False
-        found = self._reader.numbers(tokens)
-        covered = sum(end - start for start, end, _v, weak in found if not weak)
-        between = sum(1 for t in tokens if t in self._between)
-        return bool(found) and covered + between >= len(tokens)
+        return self.read_ages(text).only_numbers
 
     def find_age(self, text: str, *, expecting: bool = False) -> int | None:
         """The first age a message gives (`find_ages`), or None."""
@@ -493,16 +513,16 @@ class Understanding:
 
     # ------------------------------------------------------------------ need
 
-    def find_needs(self, text: str, *, expecting: bool = False) -> list[str]:
+    def find_needs(self, text: str, *, expecting: bool = False, norm: str | None = None) -> list[str]:
         """The needs a message names, strongest first: "mio figlio non va a scuola" -> school.
 
         Misspelt keywords ("scula") are looked for only when the bot has asked for the need.
         """
-        return self._needs.find(normalize(text), fuzzy=expecting)
+        return self._needs.find(normalize(text) if norm is None else norm, fuzzy=expecting)
 
-    def find_safety(self, text: str) -> list[str]:
+    def find_safety(self, text: str, *, norm: str | None = None) -> list[str]:
         """Safety topics a message speaks of ("mio marito mi picchia" -> violence), strongest first."""
-        return self._safety.find(normalize(text), fuzzy=False)
+        return self._safety.find(normalize(text) if norm is None else norm, fuzzy=False)
 
     # ------------------------------------------------------------------ municipio
 
@@ -532,6 +552,8 @@ class Understanding:
         when the whole message clearly is in it: several words of it, and twice the evidence of
         the current one.
         """
+        if current is not None and len(text.split()) < 2 and (text.isascii() or len(text) < 4):
+            return None  # one word ("Milano", "documenti") never makes a whole message another language
         norm = normalize(text)
         letters = [ch for ch in norm if ch.isalpha()]
         if len(letters) < 2:
@@ -572,7 +594,7 @@ class Understanding:
 
     def _is_place_word(self, token: str) -> bool:
         """A word of a comune's name ("monza", "sesto"): no language's evidence."""
-        key = latin(token)
+        key = token if token.isascii() else latin(token)  # normalised ASCII is already its Latin form
         return key in self._exact or key in self._first_word or key in self._place_parts
 
 
