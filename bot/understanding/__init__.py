@@ -10,9 +10,18 @@ Comune resolution, in order of trust:
 1. an exact name or alias (accents, case, punctuation and script do not matter: every name
    and every message is transliterated to Latin letters), the longest found in the message;
 2. the first word of several names ("Paderno", "Sesto"): ambiguous, the user chooses;
-3. a fuzzy match (rapidfuzz) of the message or its words against names and first words,
+3. a name written in another script, by how it sounds (`sounds.py`: "سيستو سان جيوفاني",
+   "ব্রেসোতে", "в Монце"), the cooperative's comuni first, then the names GeoNames gives large
+   cities elsewhere ("Рим", "普拉托"), these only after a word for "in" or as the whole answer;
+4. a fuzzy match (rapidfuzz) of the message or its words against names and first words,
    with a high cut-off, so "Cinisselo" finds Cinisello Balsamo but "Bergamo" — itself an
-   exact name — is never pulled to a covered comune.
+   exact name — is never pulled to a covered comune; a short form inside a longer message
+   ("ne Cologno") is the covered comune of that name, alone ("Paderno") a choice;
+5. a city elsewhere in Italy named after "in", "a", "to" ("sono a Roma", "moved to Turin").
+
+Ages come from `numbers.py` (number words of every language, one grammar) and the words
+around them; needs from the phrases of knowledge/words/; the language from scripts, letters
+and frequent words, also of languages not spoken yet, so they can be named honestly.
 """
 
 from __future__ import annotations

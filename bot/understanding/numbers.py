@@ -130,11 +130,16 @@ class LanguageNumbers:
                     return None
             return place.value if place and place.value <= HIGHEST else None
 
-        for w1, p1 in pieces:
-            for w2, p2 in pieces:
+        # A compound starts with a ten or a hundred (trenta-cinque, cento-venti), or is a unit
+        # times a hundred (një-qind, due-cento): the other pairs are never one word.
+        hundreds = [(w, p) for w, p in pieces if p[0] < 0]
+        heads = [(w, p, pieces) for w, p in pieces if p[0] < 0 or (p[0] % 10 == 0 and 10 <= p[0] <= 90)]
+        heads += [(w, p, hundreds) for w, p in pieces if 1 <= p[0] <= 9]
+        for w1, p1, seconds in heads:
+            for w2, p2 in seconds:
                 if fits(p1 + p2) is not None and w1 + w2 not in singles:
                     out.setdefault(w1 + w2, p1 + p2)
-                    if p1[0] < 0 or p1[0] >= 100:  # cento + venti + cinque
+                    if p1[0] < 0 or p2[0] < 0:  # cento + venti + cinque, një + qind + e...
                         for w3, p3 in pieces:
                             if fits(p1 + p2 + p3) is not None:
                                 out.setdefault(w1 + w2 + w3, p1 + p2 + p3)
