@@ -1,4 +1,4 @@
-"""`python -m bot chat|telegram|whatsapp|link|kb check`: the bot's entry points."""
+"""`python -m bot chat|telegram|whatsapp|link|purge|kb check`: the bot's entry points."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--qr", metavar="BASENAME", help="write BASENAME.png and BASENAME.svg (default: no QR)")
     link.add_argument("--qr-for", choices=("telegram", "whatsapp"), default="telegram",
                       help="which link the QR code opens when both are printed")
+    purge = sub.add_parser("purge", help="erase conversations untouched for $BOT_RETENTION_DAYS days (default 30)")
+    purge.add_argument("--db", help="SQLite file (default: $BOT_DB or orienta.sqlite3)")
     kb = sub.add_parser("kb", help="knowledge-base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     kb_sub.add_parser("check", help="list errors (exit 1) and warnings (exit 0)")
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return link_main(args, config)
     from bot import app
 
+    if args.command == "purge":
+        return app.purge(config, db=args.db)
     if args.command == "telegram":
         return app.telegram(config, webhook=args.webhook, listen=args.listen, port=args.port)
     if args.command == "whatsapp":

@@ -30,7 +30,7 @@ def opener(config: Config, resources: Resources, db: Path | None = None) -> Open
     async def conversation() -> AsyncIterator[Conversation]:
         from bot.storage import SessionStore
 
-        store = await SessionStore.open(db or config.db_path)
+        store = await SessionStore.open(db or config.db_path, retention_days=config.retention_days)
         try:
             opened = Conversation(resources, store, config.clock)
             await opened.resume_effects()
@@ -79,6 +79,28 @@ def chat(config: Config, *, db: str | None, user: str, lang: str | None, start: 
                 await console.run(opened, user_id=user, lang=lang, start=start, as_json=as_json)
 
         asyncio.run(main())
+
+    return _guarded(run)
+
+
+def purge(config: Config, *, db: str | None) -> int:
+    """Erase conversations untouched for the retention period (the running bot does it too)."""
+
+    def run() -> None:
+        from bot.storage import SessionStore
+
+        path = Path(db) if db else config.db_path
+        check_database(path)
+
+        async def main() -> int:
+            store = await SessionStore.open(path)
+            try:
+                return await store.purge(config.retention_days)
+            finally:
+                await store.close()
+
+        erased = asyncio.run(main())
+        print(f"{erased} conversation(s) untouched for {config.retention_days} days erased from {path}.")
 
     return _guarded(run)
 

@@ -32,6 +32,9 @@ class Config:
     today: date | None  # BOT_TODAY (YYYY-MM-DD): pin the date, for tests and demos
     bot_username: str | None = None  # TELEGRAM_BOT_USERNAME: for operators' links
     whatsapp_number: str | None = None  # WHATSAPP_NUMBER: for operators' wa.me links
+    # BOT_RETENTION_DAYS: a conversation untouched this long is erased (storage limitation,
+    # GDPR art. 5); the family's next message starts afresh.
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -44,6 +47,7 @@ class Config:
             today=_day(today) if today else None,
             bot_username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None,
             whatsapp_number=(env.get("WHATSAPP_NUMBER") or "").strip() or None,
+            retention_days=_days(env.get("BOT_RETENTION_DAYS")),
         )
 
     def current_date(self) -> date:
@@ -57,6 +61,16 @@ class Config:
 
 def env() -> dict[str, str]:
     return dict(os.environ)
+
+
+def _days(value: str | None) -> int:
+    """BOT_RETENTION_DAYS: a whole number of days, at least 1 (default 30)."""
+    if value is None or not value.strip():
+        return 30
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SettingsError(f"BOT_RETENTION_DAYS must be a whole number of days, at least 1 (not {text!r}).")
+    return int(text)
 
 
 def _day(value: str) -> date:

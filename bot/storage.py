@@ -97,6 +97,7 @@ _SCHEMA = (
 )
 SEEN_RETENTION_DAYS = 8  # Telegram re-sends an update for 24 hours, Meta for up to 7 days
 PURGE_EVERY = 10_000  # turns between two purges of older keys (and at every start)
+SWEEP_SECONDS = 3600  # a running bot erases conversations past their retention this often
 
 
 def _purge_seen() -> tuple[str, tuple[object, ...]]:
@@ -140,8 +141,11 @@ class SessionStore:
     loses nothing; the cache only saves the read trip. One process owns the database file.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: Path | None = None, cache_size: int = 50_000):
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None, cache_size: int = 50_000,
+                 retention_days: int | None = None):
         self._db = db
+        self._retention_days = retention_days  # None: conversations are kept until /forget
+        self._last_sweep = time.monotonic()
         self._path = path
         self._identity = _identity(path) if path else None
         self._cache: OrderedDict[tuple[str, str], Session] = OrderedDict()
@@ -155,9 +159,10 @@ class SessionStore:
             self._cache.popitem(last=False)
 
     @classmethod
-    async def open(cls, path: Path | str) -> SessionStore:
+    async def open(cls, path: Path | str, *, retention_days: int | None = None) -> SessionStore:
         """Open (and create or migrate) the database; a file that cannot be used is a StoreError
-        that says why in one line, with no worker thread left behind."""
+        that says why in one line, with no worker thread left behind. With `retention_days`,
+        conversations untouched that long are erased now and then every SWEEP_SECONDS."""
         check_database(path)
         db = await aiosqlite.connect(str(path), isolation_level=None, timeout=LOCK_WAIT_SECONDS)
         try:
@@ -169,7 +174,39 @@ class SessionStore:
         except sqlite3.Error as exc:
             await db.close()
             raise StoreError(f"the database {path} cannot be used ({_reason(exc)})") from None
-        return cls(db, None if str(path) == ":memory:" else Path(path))
+        store = cls(db, None if str(path) == ":memory:" else Path(path), retention_days=retention_days)
+        if retention_days is not None:
+            await store.purge(retention_days)
+        return store
+
+    async def purge(self, days: int) -> int:
+        """Erase every conversation untouched for `days` days, with what is tied to it (its
+        pending replies, its WhatsApp number link); how many were erased. The anonymous result
+        counts stay: nothing in them points to a family."""
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+
+        def work(db: sqlite3.Connection) -> list[tuple[str, str]]:
+            db.execute("BEGIN")
+            try:
+                old = db.execute("SELECT channel, user_id FROM sessions WHERE updated_at < ?", (cutoff,)).fetchall()
+                for statement in ("DELETE FROM outbox WHERE channel = ? AND user_id = ?",
+                                  "DELETE FROM aliases WHERE channel = ? AND user_id = ?",
+                                  "DELETE FROM sessions WHERE channel = ? AND user_id = ?"):
+                    db.executemany(statement, old)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return [(str(c), str(u)) for c, u in old]
+
+        try:
+            erased = await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
+        for key in erased:
+            self._cache.pop(key, None)
+        self._last_sweep = time.monotonic()
+        return len(erased)
 
     async def load_turn(self, channel: str, user_id: str, key: str | None = None) -> Turn:
         """The user's session, and whether the event `key` was answered before.
@@ -220,6 +257,8 @@ class SessionStore:
         self._turns += 1
         if self._turns % PURGE_EVERY == 0:  # a bot that runs for weeks keeps only 8 days of keys
             await self._execute(*_purge_seen())
+        if self._retention_days is not None and time.monotonic() - self._last_sweep > SWEEP_SECONDS:
+            await self.purge(self._retention_days)  # the running bot's own sweep
         if result is None:
             return None
         if session is None:

@@ -62,14 +62,12 @@ class Question:
     clears: tuple[str, ...] = ()  # cleared with it (a new comune is a new Municipio)
     numbered: bool = True  # a typed number presses a button (False: it is a value, like an age)
     also_on_screen_in: tuple[State, ...] = ()  # other states where it is being answered
+    takes_numbers: bool = False  # also answered, in any state, by a message of numbers only ("45")
 
     def reply(self, s: Session, ctx: Ctx) -> Reply:
         tr = ctx.tr(s)
         asked = msg(tr(self.ask), tr(self.hint) if self.hint else "", buttons=self.buttons(s, ctx, tr))
         return asked if self.numbered else replace(asked, numbered=False)
-
-    # Besides its own states, when a message is only numbers ("45" while towns are offered).
-    takes_numbers: bool = False
 
     def expecting(self, s: Session, reading: Reading) -> bool:
         if reading.only_numbers and self.takes_numbers and s.state != State.ASK_MUNICIPIO:
