@@ -350,7 +350,8 @@ class SessionStore:
         return list(await self._db.execute_fetchall("SELECT * FROM result_counts ORDER BY day, comune, need"))
 
     async def delete(self, channel: str, user_id: str, *, seen: str | None = None) -> None:
-        """/forget: nothing about the user is kept (only the hashed key of the update that said so)."""
+        """/forget: nothing about the user is kept — conversation, unsent answers, number links —
+        only the hashed key of the update that said so."""
         await self.save(channel, user_id, None, once=seen)
 
     async def link(self, channel: str, alias: str, user_id: str) -> None:
@@ -478,8 +479,10 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
                 "INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)", (key, now)).rowcount == 0:
             db.execute("ROLLBACK")
             return None
-        if session is None:
+        if session is None:  # /forget: the conversation, its unsent answers, its number links
             db.execute("DELETE FROM sessions WHERE channel = ? AND user_id = ?", (channel, user_id))
+            db.execute("DELETE FROM outbox WHERE channel = ? AND user_id = ?", (channel, user_id))
+            db.execute("DELETE FROM aliases WHERE channel = ?1 AND (user_id = ?2 OR alias = ?2)", (channel, user_id))
         else:
             db.execute(_UPSERT, (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False), now))
         for effect in effects:

@@ -98,3 +98,15 @@ def test_a_retention_that_is_not_a_number_of_days_is_one_clear_error(value):
 
 def test_retention_defaults_to_thirty_days():
     assert Config.from_env({}).retention_days == 30
+
+
+async def test_forget_also_erases_unsent_answers_and_number_links(tmp_path: Path):
+    path = tmp_path / "b.sqlite3"
+    await _two_families(path)
+    store = await SessionStore.open(path)
+    await store.save("whatsapp", "old-family", None, outbox=[("39333", '{"text": "forgotten"}')])
+    assert await store.load("whatsapp", "old-family") is None
+    assert [q.body for q in await store.queued("whatsapp", "old-family")] == ['{"text": "forgotten"}']
+    assert await store.alias_of("whatsapp", "39333111") is None
+    assert len(await store.queued("whatsapp", "new-family")) == 1  # nobody else's
+    await store.close()
