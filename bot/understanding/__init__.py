@@ -38,7 +38,7 @@ from rapidfuzz import fuzz, process
 
 from bot.i18n import Language
 from bot.knowledge import Comune, KnowledgeBase
-from bot.text import latin, normalize
+from bot.text import CACHED_WORD, latin, normalize
 from bot.understanding.numbers import NumberReader
 from bot.understanding.sounds import LATIN_PLACE_WORDS, PLACE_AFTER, PLACE_WORDS, Sounds, foreign_key
 from bot.understanding.words import Words
@@ -204,7 +204,7 @@ class Understanding:
         """A comune's name as another language spells it in Latin letters ("v Monce", "ab
         Novate"): by sound, exactly, right after a word for "in", long enough to be sure."""
         for i, word in enumerate(words[1:], start=1):
-            if words[i - 1] in self._place_latin and len(word) >= 4 and word not in self._common:
+            if words[i - 1] in self._place_latin and 4 <= len(word) <= CACHED_WORD and word not in self._common:
                 key = foreign_key(word, "cyrillic")
                 codes = self._sounds.keys["cyrillic"].get(key)
                 if codes and len(key) >= 4 and self._sounds.width["cyrillic"].get(key, 0) >= 1:
@@ -226,7 +226,10 @@ class Understanding:
             return self._comune_or_elsewhere(hit) if hit else ComuneMatch("none")
         runs: list[tuple[str, list[str]]] = []
         for token in tokens:
-            script = _script_of([ch for ch in token if ch.isalpha()] or ["?"])
+            # No name is longer than a cached word: a longer run of letters (pasted text) breaks
+            # the groups, and is never remembered by the word caches of sounds.py.
+            long_word = len(token) > CACHED_WORD
+            script = "other" if long_word else _script_of([ch for ch in token if ch.isalpha()] or ["?"])
             if runs and runs[-1][0] == script:
                 runs[-1][1].append(token)
             else:
