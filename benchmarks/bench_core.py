@@ -98,7 +98,7 @@ def table_messages(folder: Path) -> list[str]:
 
 
 def understand(nlu, text: str) -> object:
-    """Everything the dialog reads from one message (older code: find_age, one age)."""
+    """Everything the dialog reads from one message (code before issue 12: find_age, one age)."""
     ages = getattr(nlu, "find_ages", None) or nlu.find_age
     return (nlu.find_comune(text), ages(text), nlu.find_needs(text), nlu.find_safety(text),
             nlu.detect_language(text))

@@ -15,9 +15,12 @@ import pytest
 
 from bot import storage
 from bot.config import ROOT, Config, SettingsError
+from bot.conversation import Conversation
+from bot.dialogs import texts as T
 from bot.dialogs.context import State
-from bot.dialogs.model import Session
+from bot.dialogs.model import Session, Text
 from bot.storage import SessionStore
+from tests.conftest import TODAY
 
 
 def _age(path: Path, user_id: str, days: int) -> None:
@@ -82,12 +85,18 @@ def test_python_m_bot_purge_erases_and_says_how_many(tmp_path: Path):
     assert _users(path) == {"new-family"}
 
 
-def test_a_family_whose_conversation_expired_is_greeted_afresh(chat):
-    chat.say("Bresso")
-    chat.session = None  # what the store gives back once the conversation was erased
-    replies = chat.say("9")
-    assert "Orienta" in replies[0].text  # the greeting
-    assert chat.session.comune is None
+async def test_a_family_whose_conversation_expired_is_greeted_afresh(tmp_path: Path, res):
+    path = tmp_path / "b.sqlite3"
+    store = await SessionStore.open(path, retention_days=30)
+    conversation = Conversation(res, store, lambda: TODAY)
+    await conversation.handle("telegram", "77", Text("Bresso"))
+    assert (await store.load("telegram", "77")).comune == "015032"
+    _age(path, "77", 31)
+    await store.purge(30)
+    replies = await conversation.handle("telegram", "77", Text("9"))
+    assert replies[0].text == res.catalogs.get("it")(T.WELCOME)  # greeted, as a first message
+    assert (await store.load("telegram", "77")).comune is None  # the old town is gone
+    await store.close()
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "thirty", "1.5"])

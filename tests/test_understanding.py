@@ -131,23 +131,23 @@ def test_too_common_first_word_asks_for_the_full_name(nlu):
     ],
 )
 def test_age_typed_in_any_script_or_in_words(nlu, text, years):
-    assert nlu.find_age(text, expecting=True) == years
+    assert nlu.find_ages(text, expecting=True) == [years]
 
 
 def test_age_inside_a_sentence_needs_its_unit(nlu):
-    assert nlu.find_age("mio figlio ha 9 anni") == 9
-    assert nlu.find_age("my son is 12 years old") == 12
-    assert nlu.find_age("моєму сину 7 років") == 7
-    assert nlu.find_age("abito in via Roma 12") is None  # a house number is not an age
+    assert nlu.find_ages("mio figlio ha 9 anni") == [9]
+    assert nlu.find_ages("my son is 12 years old") == [12]
+    assert nlu.find_ages("моєму сину 7 років") == [7]
+    assert nlu.find_ages("abito in via Roma 12") == []  # a house number is not an age
 
 
 @pytest.mark.parametrize("text", ["150", "150 anni", "1990", "3331234567", "999 years"])
 def test_an_age_nobody_has_is_not_read_as_one(nlu, text):
-    assert nlu.find_age(text, expecting=True) is None
+    assert nlu.find_ages(text, expecting=True) == []
 
 
 def test_the_oldest_plausible_age_is_still_an_age(nlu):
-    assert nlu.find_age("110", expecting=True) == 110 and nlu.find_age("mia nonna ha 98 anni") == 98
+    assert nlu.find_ages("110", expecting=True) == [110] and nlu.find_ages("mia nonna ha 98 anni") == [98]
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -40,6 +39,7 @@ from bot.i18n import Language
 from bot.knowledge import Comune, KnowledgeBase
 from bot.text import CACHED_WORD, latin, normalize
 from bot.understanding.numbers import NumberReader
+from bot.understanding.scripts import script_of
 from bot.understanding.sounds import LATIN_PLACE_WORDS, PLACE_AFTER, PLACE_WORDS, Sounds, foreign_key
 from bot.understanding.words import Words
 
@@ -229,7 +229,7 @@ class Understanding:
             # No name is longer than a cached word: a longer run of letters (pasted text) breaks
             # the groups, and is never remembered by the word caches of sounds.py.
             long_word = len(token) > CACHED_WORD
-            script = "other" if long_word else _script_of([ch for ch in token if ch.isalpha()] or ["?"])
+            script = "other" if long_word else script_of([ch for ch in token if ch.isalpha()] or ["?"])
             if runs and runs[-1][0] == script:
                 runs[-1][1].append(token)
             else:
@@ -511,15 +511,6 @@ class Understanding:
                 return unit
         return None
 
-    def only_numbers(self, text: str) -> bool:
-        """The message is numbers and nothing else ("45", "6 e 11", "trentacinque"): an age."""
-        return self.read_ages(text).only_numbers
-
-    def find_age(self, text: str, *, expecting: bool = False) -> int | None:
-        """The first age a message gives (`find_ages`), or None."""
-        ages = self.find_ages(text, expecting=expecting)
-        return ages[0] if ages else None
-
     def age_group(self, years: int) -> str | None:
         return self.kb.age_group(years)
 
@@ -570,7 +561,7 @@ class Understanding:
         letters = [ch for ch in norm if ch.isalpha()]
         if len(letters) < 2:
             return None
-        script = _script_of(letters)
+        script = script_of(letters)
         candidates = self._scripts.get(script)
         if not candidates:
             return None
@@ -658,31 +649,3 @@ class _Vocabulary:
 
 
 MAX_AGE = 110
-
-_SCRIPT_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
-    "cyrillic": ((0x0400, 0x052F),),
-    "arabic": ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
-    "bengali": ((0x0980, 0x09FF),),
-    "sinhala": ((0x0D80, 0x0DFF),),
-    "ethiopic": ((0x1200, 0x139F),),
-    "devanagari": ((0x0900, 0x097F),),
-    "gurmukhi": ((0x0A00, 0x0A7F),),
-    "han": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)),
-    "greek": ((0x0370, 0x03FF),),
-}
-
-
-@lru_cache(maxsize=4096)
-def _script_of_char(ch: str) -> str:
-    cp = ord(ch)
-    for script, ranges in _SCRIPT_RANGES.items():
-        if any(lo <= cp <= hi for lo, hi in ranges):
-            return script
-    return "latin" if ch.isascii() or 0x00C0 <= cp <= 0x024F else "other"
-
-
-def _script_of(letters: list[str]) -> str:
-    counts: dict[str, int] = defaultdict(int)
-    for ch in letters:
-        counts[_script_of_char(ch)] += 1
-    return max(counts, key=lambda s: counts[s])

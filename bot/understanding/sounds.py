@@ -20,13 +20,13 @@ front) are tried off as well.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
 from bot.text import latin, normalize
+from bot.understanding.scripts import script_of
 
 # Script families by how they write vowels (see the module docstring).
 KEEPS_WY = "arabic"
@@ -234,11 +234,8 @@ class Sounds:
 
 
 def _script(name: str) -> str:
-    """The profile of a name's script, by its first letter's Unicode name."""
-    letter = next((ch for ch in name if ch.isalpha()), "a")
-    word = unicodedata.name(letter, "LATIN").split()[0]
-    return {"ARABIC": KEEPS_WY, "BENGALI": "bengali", "CJK": "han", "CYRILLIC": "cyrillic",
-            "ETHIOPIC": "ethiopic", "SINHALA": "sinhala", "GREEK": "greek", "LATIN": "latin"}.get(word, "other")
+    """The profile of a name's script: the script's own name (arabic, han, cyrillic...)."""
+    return script_of([ch for ch in name if ch.isalpha()] or ["a"])
 
 
 def _combos(heads: list[list[tuple[str, bool]]]) -> Iterable[tuple[tuple[str, bool], ...]]:
