@@ -30,7 +30,8 @@ def opener(config: Config, resources: Resources, db: Path | None = None) -> Open
     async def conversation() -> AsyncIterator[Conversation]:
         from bot.storage import SessionStore
 
-        store = await SessionStore.open(db or config.db_path, retention_days=config.retention_days)
+        store = await SessionStore.open(db or config.db_path, retention_days=config.retention_days,
+                                        secret=config.secret)
         try:
             opened = Conversation(resources, store, config.clock)
             await opened.resume_effects()
@@ -59,9 +60,20 @@ def _guarded(run: Callable[[], None]) -> int:
     return 0
 
 
+# Libraries whose own lines may carry what the bot never logs: httpx's request lines the
+# token, PTB's and pywa's debug lines the updates themselves (names, numbers, texts).
+QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "pywa", "pywa_async", "uvicorn", "aiosqlite", "asyncio")
+
+
+def quiet_libraries() -> None:
+    """The libraries log their warnings and errors only (the bot's own lines carry no user data)."""
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the token
+    quiet_libraries()
 
 
 def chat(config: Config, *, db: str | None, user: str, lang: str | None, start: str | None, as_json: bool) -> int:
@@ -93,7 +105,7 @@ def purge(config: Config, *, db: str | None) -> int:
         check_database(path)
 
         async def main() -> int:
-            store = await SessionStore.open(path)
+            store = await SessionStore.open(path, secret=config.secret)
             try:
                 return await store.purge(config.retention_days)
             finally:

@@ -22,6 +22,7 @@ class SettingsError(Exception):
     """A missing or malformed setting: one line that says what to set."""
 
 TIMEZONE = ZoneInfo("Europe/Rome")
+MIN_SECRET_CHARS = 32  # BOT_SECRET and the secret file: at least this long
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Config:
     # BOT_RETENTION_DAYS: a conversation untouched this long is erased (storage limitation,
     # GDPR art. 5); the family's next message starts afresh.
     retention_days: int = 30
+    # BOT_SECRET: the key of the users' pseudonyms (bot.pseudonyms). Unset, a secret file is
+    # made beside the database on the first start.
+    secret: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -48,6 +52,7 @@ class Config:
             bot_username=(env.get("TELEGRAM_BOT_USERNAME") or "").strip() or None,
             whatsapp_number=(env.get("WHATSAPP_NUMBER") or "").strip() or None,
             retention_days=_days(env.get("BOT_RETENTION_DAYS")),
+            secret=_secret(env.get("BOT_SECRET")),
         )
 
     def current_date(self) -> date:
@@ -71,6 +76,14 @@ def _days(value: str | None) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"BOT_RETENTION_DAYS must be a whole number of days, at least 1 (not {text!r}).")
     return int(text)
+
+
+def _secret(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if value and len(value) < MIN_SECRET_CHARS:
+        raise SettingsError(f"BOT_SECRET must be at least {MIN_SECRET_CHARS} characters long (a random string: "
+                            'python3 -c "import secrets; print(secrets.token_hex())"), or unset.')
+    return value or None
 
 
 def _day(value: str) -> date:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_day_names
+from babel.dates import format_date, format_time, format_timedelta, get_day_names
 from babel.lists import format_list
 from babel.messages.pofile import read_po
 
@@ -119,6 +119,10 @@ class Translator:
 
     def clock(self, value: time) -> str:
         return format_time(value, "short", locale=self.locale)
+
+    def days(self, count: int) -> str:
+        """'30 giorni', '1 day', '30 днів': a number of days with the language's plural (CLDR)."""
+        return format_timedelta(timedelta(days=count), granularity="day", threshold=10**6, locale=self.locale)
 
 
 _LOCALES: dict[str, Locale] = {}

@@ -116,6 +116,9 @@ class Outbox:
                                             [(rows[-1].address, body) for body in bodies])
             return await self.store.queued(self.channel, user_id)
         row = rows[0]
+        if not row.address:  # sealed under a secret this bot no longer has: nowhere to send it
+            log.warning("%s: a message without a readable address; dropped", self.channel)
+            return await self.store.sent_and_queued(self.channel, user_id, row.id)
         attempt = 0
         while True:
             try:

@@ -18,4 +18,5 @@ def load_resources(config: Config) -> Resources:
     years = range(config.current_date().year - 1, config.current_date().year + 3)
     words = load_words(config.knowledge_dir, kb)
     return Resources(kb=kb, nlu=Understanding(kb, words, (*catalogs.languages, *catalogs.not_yet)), catalogs=catalogs,
-                     holidays=italian_holidays(years), local_holidays=patron_holidays(kb, years))
+                     holidays=italian_holidays(years), local_holidays=patron_holidays(kb, years),
+                     retention_days=config.retention_days)

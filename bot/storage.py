@@ -11,8 +11,10 @@ what is on disk is always the state after the last answered message.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import contextlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -25,7 +27,11 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot import pseudonyms as pseudonyms_
 from bot.dialogs.model import Effect, Session
+from bot.pseudonyms import Pseudonyms, SecretError
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = (
     """
@@ -59,6 +65,8 @@ _SCHEMA = (
     """,
     # Replies decided by a turn, written with its session, deleted once the platform took
     # them: a crash or an outage between saving and sending loses no answer (bot.outbox).
+    # The address is sealed (bot.pseudonyms): the only place a real address is kept, and
+    # only until the reply is sent.
     """
     CREATE TABLE IF NOT EXISTS outbox (
         id         INTEGER PRIMARY KEY,
@@ -70,13 +78,21 @@ _SCHEMA = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS outbox_user ON outbox (channel, user_id, id)",
-    # WhatsApp: a phone number linked to the business-scoped user id (BSUID) Meta gave with it.
+    # WhatsApp: a phone number linked to the business-scoped user id (BSUID) Meta gave with it
+    # (both as pseudonyms).
     """
     CREATE TABLE IF NOT EXISTS aliases (
         channel TEXT NOT NULL,
         alias   TEXT NOT NULL,
         user_id TEXT NOT NULL,
         PRIMARY KEY (channel, alias)
+    )
+    """,
+    # What the database says of itself: the fingerprint of the secret its keys were made with.
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     )
     """,
     # Results shown, counted by day and what was asked: nothing points back to a family.
@@ -129,11 +145,6 @@ class Turn:
     already: bool  # the event asked about was answered before: do not answer it again
 
 
-def seen_key(key: str) -> str:
-    """What is kept of an event's key (an update or message id): a hash, long enough to be unique."""
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
 class SessionStore:
     """The database is the durable copy; reads of users already met come from memory.
 
@@ -142,10 +153,10 @@ class SessionStore:
     """
 
     def __init__(self, db: aiosqlite.Connection, path: Path | None = None, cache_size: int = 50_000,
-                 retention_days: int | None = None):
+                 pseudonyms: Pseudonyms | None = None):
         self._db = db
-        self._retention_days = retention_days  # None: conversations are kept until /forget
-        self._last_sweep = time.monotonic()
+        self.pseudonyms = pseudonyms or Pseudonyms.random()  # the channels key their users with it
+        self._sweeper: asyncio.Task[None] | None = None
         self._path = path
         self._identity = _identity(path) if path else None
         self._cache: OrderedDict[tuple[str, str], Session] = OrderedDict()
@@ -159,25 +170,53 @@ class SessionStore:
             self._cache.popitem(last=False)
 
     @classmethod
-    async def open(cls, path: Path | str, *, retention_days: int | None = None) -> SessionStore:
+    async def open(cls, path: Path | str, *, retention_days: int | None = None, secret: str | None = None,
+                   sweep_seconds: float = SWEEP_SECONDS) -> SessionStore:
         """Open (and create or migrate) the database; a file that cannot be used is a StoreError
-        that says why in one line, with no worker thread left behind. With `retention_days`,
-        conversations untouched that long are erased now and then every SWEEP_SECONDS."""
+        that says why in one line, with no worker thread left behind.
+
+        Users are keyed by pseudonyms made with `secret` (BOT_SECRET), else with the secret file
+        beside the database (made on the first start). With `retention_days`, conversations
+        untouched that long are erased now and then every `sweep_seconds`, by a task of the
+        running bot, idle or not."""
         check_database(path)
+        file = None if str(path) == ":memory:" else Path(path)
+        try:
+            keys = pseudonyms_.load(secret, file, create=file is None or _stored_check(file) is None)
+        except SecretError as exc:
+            raise StoreError(str(exc)) from None
         db = await aiosqlite.connect(str(path), isolation_level=None, timeout=LOCK_WAIT_SECONDS)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA secure_delete=ON")  # what is erased is overwritten, not left in free pages
             for statement in _SCHEMA:
                 await db.execute(statement)
             await db.execute(*_purge_seen())
+            await db._execute(lambda: _adopt(db._conn, keys))
         except sqlite3.Error as exc:
             await db.close()
             raise StoreError(f"the database {path} cannot be used ({_reason(exc)})") from None
-        store = cls(db, None if str(path) == ":memory:" else Path(path), retention_days=retention_days)
+        except StoreError as exc:
+            await db.close()
+            raise StoreError(f"the database {path} cannot be used: {exc}") from None
+        store = cls(db, file, pseudonyms=keys)
         if retention_days is not None:
             await store.purge(retention_days)
+            store._sweeper = asyncio.get_running_loop().create_task(store._sweep(retention_days, sweep_seconds))
         return store
+
+    async def _sweep(self, days: int, every: float) -> None:
+        """The running bot's own sweep: erase what outlived the retention period, every `every` s."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                erased = await self.purge(days)
+            except StoreError as exc:
+                log.error("the retention sweep failed (%s); trying again later", exc)
+                continue
+            if erased:
+                log.info("erased %d conversation(s) untouched for %d days", erased, days)
 
     async def purge(self, days: int) -> int:
         """Erase every conversation untouched for `days` days, with what is tied to it (its
@@ -205,7 +244,6 @@ class SessionStore:
             raise _fault(exc) from None
         for key in erased:
             self._cache.pop(key, None)
-        self._last_sweep = time.monotonic()
         return len(erased)
 
     async def load_turn(self, channel: str, user_id: str, key: str | None = None) -> Turn:
@@ -219,7 +257,7 @@ class SessionStore:
         rows = await self._db.execute_fetchall(
             "SELECT (SELECT data FROM sessions WHERE channel = ?1 AND user_id = ?2),"
             " EXISTS (SELECT 1 FROM seen WHERE key = ?3)",
-            (channel, user_id, seen_key(key) if key else ""),
+            (channel, user_id, self.pseudonyms.event(key) if key else ""),
         )
         data, already = next(iter(rows))
         session = _session(data)
@@ -248,8 +286,8 @@ class SessionStore:
         happen exactly once with the turn; the others are saved as pending and returned, to be
         carried out after the save."""
         self._same_file()
-        work = partial(_write_turn, channel, user_id, session, seen_key(once) if once else None,
-                       tuple(effects), tuple(outbox), _now(), time.time())
+        work = partial(_write_turn, channel, user_id, session, self.pseudonyms.event(once) if once else None,
+                       tuple(effects), self._sealed(outbox), _now(), time.time())
         try:
             result = await self._db._execute(lambda: work(self._db._conn))  # one hop to aiosqlite's thread
         except sqlite3.OperationalError as exc:
@@ -257,8 +295,6 @@ class SessionStore:
         self._turns += 1
         if self._turns % PURGE_EVERY == 0:  # a bot that runs for weeks keeps only 8 days of keys
             await self._execute(*_purge_seen())
-        if self._retention_days is not None and time.monotonic() - self._last_sweep > SWEEP_SECONDS:
-            await self.purge(self._retention_days)  # the running bot's own sweep
         if result is None:
             return None
         if session is None:
@@ -271,14 +307,14 @@ class SessionStore:
         """Replies that no saved turn decided (an apology, a page of options): into the outbox."""
         now = time.time()
         await self._many("INSERT INTO outbox (channel, user_id, address, body, created) VALUES (?, ?, ?, ?, ?)",
-                         [(channel, user_id, address, body, now) for address, body in outbox])
+                         [(channel, user_id, address, body, now) for address, body in self._sealed(outbox)])
 
     async def queued(self, channel: str, user_id: str) -> list[Queued]:
         """The user's replies not yet taken by the platform, oldest first."""
         rows = await self._db.execute_fetchall(
             "SELECT id, user_id, address, body, created FROM outbox WHERE channel = ? AND user_id = ? ORDER BY id",
             (channel, user_id))
-        return [Queued(*row) for row in rows]
+        return [self._opened(row) for row in rows]
 
     async def queued_users(self, channel: str) -> list[str]:
         """Users with replies still to send (a crash or an outage came in between)."""
@@ -290,14 +326,14 @@ class SessionStore:
                              outbox: Sequence[tuple[str, str]]) -> None:
         """Answers that waited too long give way to others (an apology, the current question),
         in one transaction: a crash in between neither loses nor doubles them."""
-        now = time.time()
+        now, sealed = time.time(), self._sealed(outbox)
 
         def work(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
                 db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
                 db.executemany("INSERT INTO outbox (channel, user_id, address, body, created) VALUES (?, ?, ?, ?, ?)",
-                               [(channel, user_id, address, body, now) for address, body in outbox])
+                               [(channel, user_id, address, body, now) for address, body in sealed])
 
         try:
             await self._db._execute(lambda: work(self._db._conn))
@@ -312,7 +348,7 @@ class SessionStore:
         """`sent` for one reply, and the user's replies still waiting, in one trip."""
         def work(db: sqlite3.Connection) -> list[Queued]:
             db.execute("DELETE FROM outbox WHERE id = ?", (sent_id,)).close()
-            return [Queued(*row) for row in db.execute(
+            return [self._opened(row) for row in db.execute(
                 "SELECT id, user_id, address, body, created FROM outbox WHERE channel = ? AND user_id = ?"
                 " ORDER BY id", (channel, user_id)).fetchall()]
 
@@ -355,8 +391,8 @@ class SessionStore:
         await self.save(channel, user_id, None, once=seen)
 
     async def link(self, channel: str, alias: str, user_id: str) -> None:
-        """`alias` (a phone number) names the user `user_id` (a BSUID): a conversation kept
-        under the alias moves to the user id, unless one is kept there already."""
+        """`alias` (a phone number's pseudonym) names the user `user_id` (a BSUID's): a
+        conversation kept under the alias moves to the user id, unless one is kept there already."""
         def work(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
@@ -380,10 +416,23 @@ class SessionStore:
     async def first_time(self, key: str) -> bool:
         """Mark `key` as seen; True only the first time (e.g. a notice given once)."""
         cursor = await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)",
-                                        (seen_key(key), _now()))
+                                        (self.pseudonyms.event(key), _now()))
         return cursor.rowcount == 1
 
+    def _sealed(self, outbox: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """Outbox rows as stored: the address sealed (bot.pseudonyms)."""
+        return tuple((self.pseudonyms.seal(address), body) for address, body in outbox)
+
+    def _opened(self, row: tuple[object, ...]) -> Queued:
+        """An outbox row as the channel sends it: the address unsealed ("" if it cannot be)."""
+        i, user_id, address, body, created = row
+        return Queued(int(i), str(user_id), self.pseudonyms.unseal(str(address)) or "", str(body), float(created))
+
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self._db.close()
 
 
@@ -433,6 +482,13 @@ def check_database(path: Path | str) -> None:
         raise StoreError(f"the folder of the database {path} cannot be created ({exc.strerror})") from None
     if target.exists() and not os.access(target, os.R_OK):
         raise StoreError(f"the database {path} cannot be read: check its owner and permissions")
+    if not target.exists():  # a new database is readable by its owner only (its WAL follows it)
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"the database {path} cannot be created ({exc.strerror})") from None
     try:
         db = sqlite3.connect(target, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
     except sqlite3.Error as exc:
@@ -500,6 +556,65 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
             db.execute("ROLLBACK")
         raise
     return pending
+
+
+SCHEMA_VERSION = 2  # 2: users are keyed by pseudonyms and outbox addresses are sealed
+_USER_TABLES = ("sessions", "outbox", "aliases")
+
+
+def _adopt(db: sqlite3.Connection, keys: Pseudonyms) -> None:
+    """At open: make the database's user keys those of `keys`, in one transaction.
+
+    A database written before pseudonyms (schema version < 2) has its ids and addresses in
+    clear: each is replaced by its pseudonym or sealed, and the file is then rewritten
+    (VACUUM), so that no old page keeps them. A database whose keys were made with another
+    secret (BOT_SECRET changed) is refused, not erased: the right secret may come back."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    row = db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+    if version >= SCHEMA_VERSION and row is not None:
+        if row[0] != keys.check():
+            raise StoreError("the conversations in this database were kept under another secret: start with "
+                             "the same BOT_SECRET (or its secret file); if that is lost, delete the database "
+                             "(nothing in it can be read without it)")
+        return
+    in_clear = version < SCHEMA_VERSION and _has_rows(db)
+    db.execute("BEGIN")
+    try:
+        if in_clear:
+            sessions = db.execute("SELECT rowid, channel, user_id FROM sessions").fetchall()
+            db.executemany("UPDATE OR IGNORE sessions SET user_id = ? WHERE rowid = ?",
+                           [(keys.of(c, u), r) for r, c, u in sessions])
+            db.executemany("UPDATE outbox SET user_id = ?, address = ? WHERE id = ?",
+                           [(keys.of(c, u), keys.seal(a), i) for i, c, u, a in
+                            db.execute("SELECT id, channel, user_id, address FROM outbox").fetchall()])
+            db.executemany("UPDATE OR IGNORE aliases SET alias = ?, user_id = ? WHERE rowid = ?",
+                           [(keys.of(c, a), keys.of(c, u), r) for r, c, a, u in
+                            db.execute("SELECT rowid, channel, alias, user_id FROM aliases").fetchall()])
+            log.info("%d conversation(s) of an older version now kept under pseudonyms", len(sessions))
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('secret', ?)", (keys.check(),))
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    if in_clear:
+        db.execute("VACUUM")  # no page of the file keeps an id in clear
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _stored_check(path: Path) -> str | None:
+    """The fingerprint of the secret a database was keyed with, if it has one."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+    except sqlite3.Error:  # no such table: a new database, or one from before pseudonyms
+        return None
+    return row[0] if row else None
+
+
+def _has_rows(db: sqlite3.Connection) -> bool:
+    return any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _USER_TABLES)
 
 
 def _session(data: str | None) -> Session | None:

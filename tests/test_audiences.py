@@ -29,7 +29,7 @@ def test_a_second_audience_is_one_entry_in_a_data_file(kb_copy: Path):
         chat = Chat(res)
         opening(chat)
         assert chat.session.lang == "en" and chat.session.need == "documents"
-        assert chat.replies[0].text == "Ciao! Ti aiuto a trovare aiuto per chi viene dall'Afghanistan."
+        assert chat.replies[0].sections[0].body == "Ciao! Ti aiuto a trovare aiuto per chi viene dall'Afghanistan."
         assert chat.state == State.ASK_COMUNE
     assert build(Preset(lang="en", need="documents", audience="afghanistan"), res.kb) == "af"
     assert parse("af_c015077", res.kb, ("it", "en")).comune == "015077"

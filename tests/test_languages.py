@@ -16,6 +16,7 @@ import yaml
 from babel.messages.checkers import python_format
 from babel.messages.pofile import read_po
 
+from bot.channels.telegram import COMMANDS as TELEGRAM_COMMANDS
 from bot.config import ROOT
 from bot.dialogs import texts as T
 from bot.dialogs.model import Press
@@ -35,7 +36,7 @@ FIRST_MESSAGES = ROOT / "tests" / "data" / "first_messages"
 LABEL_LIMIT = 40
 SHORT = [T.BUTTON_CHANGE_NEED, T.BUTTON_CHANGE_COMUNE, T.BUTTON_RESTART, T.BUTTON_MORE, T.MUNICIPIO_UNKNOWN,
          T.BUTTON_LANGUAGE, T.LIST_BUTTON, T.MORE_OPTIONS]
-COMMANDS = [T.CMD_START, T.CMD_RESTART, T.CMD_BACK, T.CMD_LANGUAGE, T.CMD_HELP, T.CMD_FORGET]
+COMMANDS = [text for _, text in TELEGRAM_COMMANDS]  # the command menu, as Telegram shows it
 
 
 def test_every_language_of_the_list_is_offered_with_its_description_and_words(res):

@@ -49,6 +49,7 @@ def _real_values(res, it) -> dict[str, str]:
         "place": f"{comune} (solo Municipi 1, 2)", "what": f"{comune}, {kb.ages['6-14'].label}, Scuola",
         "link": "https://t.me/OrientaBot",
         "language": res.catalogs.name_of("prs", "it"), "other": res.catalogs.name_of("en", "it"),
+        "contacts": ", ".join(c.value for c in kb.fallback.contacts), "period": it.days(res.retention_days),
     }
 
 

@@ -210,7 +210,7 @@ async def test_command_menu_and_description_in_every_language(tg: Harness):
     assert set(menus) == {None, *tg.channel.catalogs.codes}
     names = [json.loads(c)["command"] if isinstance(c, str) else c["command"] for c in menus["uk"]]
     audiences = [a.command for a in tg.channel.conversation.resources.kb.audiences.values()]
-    assert names == ["start", "restart", "back", "language", *audiences, "help", "forget"]
+    assert names == ["start", "restart", "back", "language", *audiences, "help", "privacy", "forget"]
     assert "ukraina" in names  # the Ukrainian entry point of knowledge/audiences.yaml
     descriptions = {c.params.get("language_code") for c in tg.api.calls if c.method == "setMyDescription"}
     assert descriptions == {None, *tg.channel.catalogs.codes}
@@ -280,7 +280,7 @@ async def test_webhook_answers_200_once_the_turn_is_saved(tg: Harness, hook):
     answer = await hook.post("/tg-hook", json=Updates().text("/start"),
                              headers={"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET})
     assert answer.status_code == 200
-    session = await tg.store.load("telegram", "4242")
+    session = await tg.store.load("telegram", tg.channel.key_of("4242"))
     assert session is not None  # saved before the 200
     await tg.drained()
     (sent,) = tg.api.sent()

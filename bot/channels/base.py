@@ -82,12 +82,18 @@ class Channel:
             raise RuntimeError(f"the {self.name} channel has no conversation attached")
         return self.conversation
 
+    def key_of(self, platform_id: str) -> str:
+        """The pseudonym a user of this channel is known by below the channel (bot.pseudonyms):
+        conversation, store, outbox and logs never see the platform's id."""
+        return self.attached.store.pseudonyms.of(self.name, platform_id)
+
     async def turn(self, user_id: str, event: Event, *, once: str | None = None,
                    address: str | None = None) -> list[Reply]:
         """The replies to one event of one user of this channel (answered once per `once` key).
 
-        With an outbox, the replies are saved with the turn and sent from there, to `address`
-        (default: the user id); the console prints what this returns.
+        `user_id` is the user's pseudonym (`key_of`). With an outbox, the replies are saved
+        with the turn and sent from there, to `address` (the platform's id the reply goes to,
+        kept sealed in the outbox); the console prints what this returns.
 
         Fair use: above FairUse's rate, one "please wait" and then silence, with nothing
         stored. A full disk: the turn is not saved, the family gets a short apology and may
@@ -95,7 +101,7 @@ class Channel:
         again). A database deleted or replaced under the bot (StoreLost) is not handled here:
         the channel stops, loudly.
         """
-        to = address or user_id
+        to = address or ""
         verdict = self.fair.admit(user_id) if self.fair is not None else Admit.YES
         if verdict is not Admit.YES:
             if verdict is Admit.WARN and self.outbox is not None:

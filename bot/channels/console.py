@@ -75,17 +75,18 @@ async def run(
 ) -> None:
     interactive = stdin.isatty() and not as_json
     channel = ConsoleChannel(conversation, conversation.resources.catalogs)
+    key = channel.key_of(user_id)
     buttons: tuple[Button, ...] = ()
     by_number = True
 
     async def send(event: Event) -> None:
         nonlocal buttons, by_number
-        for reply in await channel.turn(user_id, event):
+        for reply in await channel.turn(key, event):
             print(render(reply, as_json), file=stdout, flush=True)
             if reply.buttons:
                 buttons, by_number = reply.buttons, reply.numbered
 
-    if start is not None or not await conversation.has_session(CHANNEL, user_id):
+    if start is not None or not await conversation.has_session(CHANNEL, key):
         await send(Command("start", start or "", lang))
     else:
         await send(Resume(lang))

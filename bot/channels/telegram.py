@@ -66,7 +66,7 @@ NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "
 # after /language, from knowledge/audiences.yaml.
 COMMANDS = (
     ("start", T.CMD_START), ("restart", T.CMD_RESTART), ("back", T.CMD_BACK),
-    ("language", T.CMD_LANGUAGE), ("help", T.CMD_HELP), ("forget", T.CMD_FORGET),
+    ("language", T.CMD_LANGUAGE), ("help", T.CMD_HELP), ("privacy", T.CMD_PRIVACY), ("forget", T.CMD_FORGET),
 )
 
 
@@ -181,8 +181,8 @@ class TelegramChannel(Channel):
         query = update.callback_query
         event = to_event(update) if chat is not None and chat.type == ChatType.PRIVATE else None
         if event is not None and update.effective_user is not None and chat is not None:
-            await self.turn(str(update.effective_user.id), event, once=f"{CHANNEL}:update:{update.update_id}",
-                            address=str(chat.id))
+            await self.turn(self.key_of(str(update.effective_user.id)), event,
+                            once=f"{CHANNEL}:update:{update.update_id}", address=str(chat.id))
         if query is not None:
             try:
                 await with_retries(query.answer, "answerCallbackQuery")

@@ -246,7 +246,7 @@ class WhatsAppChannel(Channel):
 
         super().__init__(conversation, catalogs)
         self.settings, self.clock = settings, clock
-        self._linked: OrderedDict[tuple[str, str], None] = OrderedDict()  # number-BSUID pairs stored
+        self._linked: OrderedDict[tuple[str, str], None] = OrderedDict()  # number-BSUID pseudonym pairs stored
         self.fatal: Exception | None = None
         self.session = session or httpx.AsyncClient(timeout=20)
         self.wa = WhatsApp(phone_id=settings.phone_id, token=settings.token, session=self.session, server=None,
@@ -309,20 +309,20 @@ class WhatsAppChannel(Channel):
         await self.turn(user_id, event, once=f"{CHANNEL}:message:{message.message_id}", address=message.address)
 
     async def _user_of(self, message: Incoming) -> str:
-        """The conversation's key. When Meta gives both ids, the number is linked to the BSUID
-        once (a conversation begun under the number continues under the BSUID); a message
-        with the number alone finds the BSUID it was linked to."""
+        """The conversation's key (a pseudonym). When Meta gives both ids, the number is linked
+        to the BSUID once (a conversation begun under the number continues under the BSUID); a
+        message with the number alone finds the BSUID it was linked to."""
         store = self.attached.store
-        if message.bsuid and message.phone:
-            if (message.phone, message.bsuid) not in self._linked:
-                await store.link(CHANNEL, message.phone, message.bsuid)
-                self._linked[(message.phone, message.bsuid)] = None
+        bsuid = self.key_of(message.bsuid) if message.bsuid else ""
+        phone = self.key_of(message.phone) if message.phone else ""
+        if bsuid and phone:
+            if (phone, bsuid) not in self._linked:
+                await store.link(CHANNEL, phone, bsuid)
+                self._linked[(phone, bsuid)] = None
                 if len(self._linked) > 10_000:
                     self._linked.popitem(last=False)
-            return message.bsuid
-        if message.bsuid:
-            return message.bsuid
-        return await store.alias_of(CHANNEL, message.phone) or message.phone
+            return bsuid
+        return bsuid or await store.alias_of(CHANNEL, phone) or phone
 
     async def _next_page(self, user_id: str, address: str, data: str) -> None:
         """A "more options" row: the question on screen, asked of the dialog again, at that page

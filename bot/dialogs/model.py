@@ -188,6 +188,7 @@ class Resources:
     catalogs: Catalogs
     holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
     local_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)  # ISTAT -> patron days
+    retention_days: int = 30  # how long a conversation is kept (BOT_RETENTION_DAYS): /privacy says it
     # Questions depend only on (state, language, choices, day): built once, then reused.
     questions: dict[tuple[object, ...], Reply] = field(default_factory=dict, compare=False)
     # Needs offered as buttons depend only on the day (services start and end on dates).

@@ -284,7 +284,7 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     tr = ctx.tr(fresh)
     replies: list[Reply] = []
     audience = (ctx.kb.audiences or {}).get(preset.audience or "")
-    replies.append(msg(tr(audience.welcome) if audience else tr(T.WELCOME)))
+    replies.append(msg(tr(audience.welcome) if audience else tr(T.WELCOME), tr(T.PRIVACY_POINTER)))
     if preset.age:
         fresh = fresh.with_slot("age", preset.age)
     if preset.need and preset.need in ctx.offered_needs():
@@ -356,6 +356,18 @@ def forget(s: Session, event: Event, ctx: Ctx) -> Outcome:
     return None, [msg(ctx.tr(s)(T.FORGOTTEN))]
 
 
+def privacy(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """/privacy: who keeps what, for how long, and how to erase it; then the question on screen
+    (for someone who asks before anything else, the greeting and the first question)."""
+    tr, coop = ctx.tr(s), ctx.kb.fallback
+    contacts = ", ".join(c.value for c in coop.contacts)
+    notice = msg(tr(T.PRIVACY, name=coop.name, contacts=contacts, period=tr.days(ctx.res.retention_days)))
+    if s.state == State.START:
+        fresh, greeting = start(s, Command("start"), ctx)
+        return fresh, [notice, *greeting]
+    return s, [notice, question(s, ctx)]
+
+
 def unknown_command(s: Session, event: Event, ctx: Ctx) -> Outcome:
     return s, [msg(ctx.tr(s)(T.UNKNOWN_COMMAND)), question(s, ctx)]
 
@@ -423,6 +435,7 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "language"): open_language_menu,
     (ANY, "help"): show_help,
     (ANY, "forget"): forget,
+    (ANY, "privacy"): privacy,
     (ANY, "unknown-command"): unknown_command,
     (ANY, "location"): location,
     (ANY, "other"): not_text,
@@ -430,7 +443,7 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "repeat"): repeat,
 }
 
-COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget"})
+COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget", "privacy"})
 
 
 def event_kind(event: Event, kb: KnowledgeBase) -> str:

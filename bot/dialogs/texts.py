@@ -94,11 +94,27 @@ NOT_SPOKEN_YET = N_("Non parlo ancora %(language)s. Ti scrivo in %(other)s. "
 HELP = N_("Ti aiuto a trovare i servizi della cooperativa. Ti faccio 3 domande: "
           "dove abiti, quanti anni ha chi ha bisogno, che cosa ti serve. "
           "Per ricominciare scrivi /restart. Per tornare indietro scrivi /back. "
-          "Per la lingua scrivi /language. Per cancellare i tuoi dati scrivi /forget.")
+          "Per la lingua scrivi /language. Per sapere quali dati tengo scrivi /privacy. "
+          "Per cancellare i tuoi dati scrivi /forget.")
 BACK_AT_START = N_("Sei già alla prima domanda.")
 BACK_UNDONE = N_("Ho tolto: %(what)s.")
 RESTARTED = N_("Ricominciamo.")
-FORGOTTEN = N_("Ho cancellato tutti i tuoi dati. Scrivi /start per ricominciare.")
+FORGOTTEN = N_("Ho cancellato tutti i tuoi dati. Non posso cancellare questa chat nella tua app: "
+               "puoi cancellarla tu. Scrivi /start per ricominciare.")
+# /privacy, in plain words (GDPR art. 13): who answers for the data, what is kept and for how
+# long, what the counts hold, how to erase. It must stay true to bot.storage and bot.pseudonyms.
+PRIVACY = N_("Chi tiene i tuoi dati: %(name)s. Contatti: %(contacts)s.\n"
+             "Cosa tengo: le tue risposte (comune, età, che cosa ti serve) e la tua lingua. "
+             "Non tengo il tuo nome e non tengo i tuoi messaggi. "
+             "Non tengo il tuo numero: ti riconosco da un codice segreto. "
+             "Il numero mi serve solo per mandarti la risposta. Lo tengo chiuso in codice "
+             "e lo cancello appena la risposta parte.\n"
+             "Per quanto tempo: %(period)s dal tuo ultimo messaggio. Poi cancello tutto.\n"
+             "Conto quante persone chiedono aiuto, per comune e per bisogno, senza sapere chi sono. "
+             "Questi numeri non dicono niente di te.\n"
+             "Per cancellare tutto adesso scrivi /forget. "
+             "Questa chat resta nella tua app: puoi cancellarla tu.")
+PRIVACY_POINTER = N_("Per sapere quali dati tengo e come cancellarli scrivi /privacy.")
 STALE_BUTTON = N_("Questo menu non vale più. Ecco la domanda di adesso.")
 UNKNOWN_COMMAND = N_("Non conosco questo comando. Scrivi /help per vedere i comandi.")
 NOT_TEXT = N_("Non posso leggere foto, audio o adesivi. Scrivi un messaggio o tocca un pulsante.")
@@ -118,6 +134,7 @@ CMD_BACK = N_("Torna alla domanda prima")
 CMD_LANGUAGE = N_("Cambia lingua")
 CMD_HELP = N_("Come funziona")
 CMD_FORGET = N_("Cancella i tuoi dati")
+CMD_PRIVACY = N_("I tuoi dati e la privacy")
 PRIVATE_ONLY = N_("Rispondo solo nelle chat private. Scrivimi qui: %(link)s")
 # Menus where a channel shows options as a list (WhatsApp): the button that opens it, and
 # the row that shows the next options when they do not fit.
