@@ -128,8 +128,11 @@ def telegram(config: Config, *, webhook: str | None, listen: str | None, port: i
         settings = replace(settings, listen=listen or settings.listen, port=port or settings.port)
         check_database(config.db_path)  # a database it cannot use: one line, before anything starts
         _logging()
-        resources = load_resources(config)
-        serve(settings, resources, opener(config, resources), webhook_url=webhook)
+        # A person can be asked for only where the operators' group is attached: the Telegram
+        # process (WhatsApp families are not handed over yet; they get the cooperative's contacts).
+        resources = replace(load_resources(config), people=config.operators_chat_id is not None)
+        serve(settings, resources, opener(config, resources), webhook_url=webhook,
+              operators_chat_id=config.operators_chat_id)
 
     return _guarded(run)
 

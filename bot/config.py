@@ -39,6 +39,9 @@ class Config:
     # BOT_SECRET: the key of the users' pseudonyms (bot.pseudonyms). Unset, a secret file is
     # made beside the database on the first start.
     secret: str | None = None
+    # OPERATORS_CHAT_ID: the Telegram group where the cooperative's people answer families
+    # who ask for a person (bot.handoff). Unset: no hand-off, families get the contacts.
+    operators_chat_id: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -53,6 +56,7 @@ class Config:
             whatsapp_number=(env.get("WHATSAPP_NUMBER") or "").strip() or None,
             retention_days=_days(env.get("BOT_RETENTION_DAYS")),
             secret=_secret(env.get("BOT_SECRET")),
+            operators_chat_id=_chat_id(env.get("OPERATORS_CHAT_ID")),
         )
 
     def current_date(self) -> date:
@@ -76,6 +80,16 @@ def _days(value: str | None) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"BOT_RETENTION_DAYS must be a whole number of days, at least 1 (not {text!r}).")
     return int(text)
+
+
+def _chat_id(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"-\d{5,20}", value):
+        raise SettingsError(f"OPERATORS_CHAT_ID must be a Telegram group's id, a negative number such as "
+                            f"-1001234567890 (not {value!r}): see the README, 'A person behind the bot'.")
+    return int(value)
 
 
 def _secret(value: str | None) -> str | None:

@@ -14,13 +14,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime
 
 from bot.dialogs import texts as T
-from bot.dialogs.model import Event, Reply, Resources, Section
+from bot.dialogs.model import Effect, Event, Reply, Resources, Section
 from bot.dialogs.orientation import step
-from bot.effects import carry_out
+from bot.effects import Handler, carry_out
 from bot.storage import SessionStore
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
+
+HANDOFF = "handoff-"  # effects of a hand-off carry the user's pseudonym and sealed address
 
 # A channel's messages for a turn's replies, as (address, body) rows of the outbox.
 Render = Callable[[list[Reply]], list[tuple[str, str]]]
@@ -31,6 +33,7 @@ OpenConversation = Callable[[], AbstractAsyncContextManager["Conversation"]]
 class Conversation:
     def __init__(self, resources: Resources, store: SessionStore, clock: Callable[[], date | datetime]):
         self.resources, self.store, self.clock = resources, store, clock
+        self.handlers: dict[str, Handler] = {}  # effects carried out by others (bot.handoff's desk)
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
@@ -48,7 +51,7 @@ class Conversation:
                 self._locks[key] = (lock, users - 1)
 
     async def handle(self, channel: str, user_id: str, event: Event, *, once: str | None = None,
-                     render: Render | None = None) -> list[Reply]:
+                     render: Render | None = None, address: str | None = None) -> list[Reply]:
         """The replies to one event. With `once` (e.g. an update id), an event delivered
         again after a crash or a retry is answered only the first time: [] afterwards.
 
@@ -73,15 +76,19 @@ class Conversation:
                     await self.store.queue(channel, user_id, render(sorry))
                 return sorry
             outbox = render(replies) if render is not None and replies else ()
+            if any(e.kind.startswith(HANDOFF) for e in effects):  # the desk needs to know whose, and where
+                sealed = self.store.pseudonyms.seal(address or "")
+                effects = [Effect(e.kind, {**e.data, "user": user_id, "to": sealed}) if e.kind.startswith(HANDOFF)
+                           else e for e in effects]
             pending = await self.store.save(channel, user_id, new, once=once, effects=effects, outbox=outbox)
             if pending is None:  # the same event, answered meanwhile (another delivery of it)
                 return []
-            await carry_out(self.store, pending)
+            await carry_out(self.store, pending, self.handlers)
             return replies
 
     async def resume_effects(self) -> None:
         """At start-up: carry out the effects a crash left saved but not done."""
-        await carry_out(self.store, await self.store.pending_effects())
+        await carry_out(self.store, await self.store.pending_effects(), self.handlers)
 
     async def has_session(self, channel: str, user_id: str) -> bool:
         return await self.store.load(channel, user_id) is not None

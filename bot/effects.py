@@ -13,7 +13,7 @@ the turn's own transaction, so exactly once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from bot.storage import LOCAL_EFFECTS, PendingEffect, SessionStore
 from bot.tracing import where
@@ -33,10 +33,13 @@ def known_kinds() -> frozenset[str]:
     return frozenset(HANDLERS) | frozenset(LOCAL_EFFECTS)
 
 
-async def carry_out(store: SessionStore, pending: Sequence[PendingEffect]) -> None:
-    """Do each effect; one that fails stays pending (logged by kind only) and is tried at the next start."""
+async def carry_out(store: SessionStore, pending: Sequence[PendingEffect],
+                    others: Mapping[str, Handler] | None = None) -> None:
+    """Do each effect; one that fails stays pending (logged by kind only) and is tried at the
+    next start. `others`: handlers of kinds a running part of the bot carries out (the
+    operators' desk, bot.handoff)."""
     for item in pending:
-        handler = HANDLERS.get(item.effect.kind)
+        handler = HANDLERS.get(item.effect.kind) or (others or {}).get(item.effect.kind)
         if handler is None:
             log.error("no handler for effect kind %s: left pending", item.effect.kind)
             continue
@@ -44,3 +47,5 @@ async def carry_out(store: SessionStore, pending: Sequence[PendingEffect]) -> No
             await handler(store, item)
         except Exception as exc:
             log.error("effect %s failed (%s at %s): left pending", item.effect.kind, type(exc).__name__, where(exc))
+            continue
+        await store.done(item)

@@ -88,6 +88,28 @@ _SCHEMA = (
         PRIMARY KEY (channel, alias)
     )
     """,
+    # Open hand-offs to the cooperative's people (bot.handoff): where the family's card is in
+    # the operators' group, and the family's address, sealed, until the hand-off ends.
+    """
+    CREATE TABLE IF NOT EXISTS handoffs (
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        card    INTEGER NOT NULL,
+        thread  INTEGER,
+        opened  TEXT NOT NULL,
+        PRIMARY KEY (channel, user_id)
+    )
+    """,
+    # The bot's messages in the operators' group for an open hand-off: a reply to any of them
+    # reaches the family.
+    """
+    CREATE TABLE IF NOT EXISTS handoff_messages (
+        message_id INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        user_id    TEXT NOT NULL
+    )
+    """,
     # What the database says of itself: the fingerprint of the secret its keys were made with.
     """
     CREATE TABLE IF NOT EXISTS meta (
@@ -137,6 +159,18 @@ class Queued:
     address: str  # where the platform must deliver it (a chat id, a phone number or BSUID)
     body: str
     created: float  # unix time of the turn that decided it
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """An open hand-off: whose (channel, pseudonym), where to answer (the address, unsealed),
+    and where its card is in the operators' group (message id, and topic if the group has them)."""
+
+    channel: str
+    user_id: str
+    address: str
+    card: int
+    thread: int | None
 
 
 @dataclass(frozen=True)
@@ -230,6 +264,8 @@ class SessionStore:
                 old = db.execute("SELECT channel, user_id FROM sessions WHERE updated_at < ?", (cutoff,)).fetchall()
                 for statement in ("DELETE FROM outbox WHERE channel = ? AND user_id = ?",
                                   "DELETE FROM aliases WHERE channel = ? AND user_id = ?",
+                                  "DELETE FROM handoffs WHERE channel = ? AND user_id = ?",
+                                  "DELETE FROM handoff_messages WHERE channel = ? AND user_id = ?",
                                   "DELETE FROM sessions WHERE channel = ? AND user_id = ?"):
                     db.executemany(statement, old)
                 db.execute("COMMIT")
@@ -413,6 +449,58 @@ class SessionStore:
                                                (channel, alias))
         return next((user for (user,) in rows), None)
 
+    async def open_handoff(self, channel: str, user_id: str, sealed_address: str, card: int,
+                           thread: int | None) -> None:
+        """A hand-off's card is in the operators' group: remember where, and whom it is for."""
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute("INSERT OR REPLACE INTO handoffs (channel, user_id, address, card, thread, opened)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", (channel, user_id, sealed_address, card, thread, _now()))
+                db.execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
+                           (card, channel, user_id))
+
+        await self._run(work)
+
+    async def handoff_of(self, channel: str, user_id: str) -> Handoff | None:
+        rows = await self._db.execute_fetchall(
+            "SELECT channel, user_id, address, card, thread FROM handoffs WHERE channel = ? AND user_id = ?",
+            (channel, user_id))
+        return next((self._handoff(r) for r in rows), None)
+
+    async def handoff_at(self, message_id: int | None, thread: int | None) -> Handoff | None:
+        """The open hand-off an operator's message answers: by the message it replies to, or its topic."""
+        rows = await self._db.execute_fetchall(
+            "SELECT h.channel, h.user_id, h.address, h.card, h.thread FROM handoffs h"
+            " LEFT JOIN handoff_messages m ON m.channel = h.channel AND m.user_id = h.user_id"
+            " WHERE m.message_id = ? OR (h.thread IS NOT NULL AND h.thread = ?) LIMIT 1", (message_id, thread))
+        return next((self._handoff(r) for r in rows), None)
+
+    async def note_handoff_message(self, handoff: Handoff, message_id: int) -> None:
+        await self._execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
+                            (message_id, handoff.channel, handoff.user_id))
+
+    async def close_handoff(self, channel: str, user_id: str) -> None:
+        """The hand-off ended: the family's address and the map of its messages are erased."""
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute("DELETE FROM handoffs WHERE channel = ? AND user_id = ?", (channel, user_id))
+                db.execute("DELETE FROM handoff_messages WHERE channel = ? AND user_id = ?", (channel, user_id))
+
+        await self._run(work)
+
+    def _handoff(self, row: tuple[object, ...]) -> Handoff:
+        channel, user_id, address, card, thread = row
+        return Handoff(str(channel), str(user_id), self.pseudonyms.unseal(str(address)) or "", int(card),  # type: ignore[call-overload]
+                       int(thread) if thread is not None else None)  # type: ignore[call-overload]
+
+    async def _run(self, work) -> None:
+        try:
+            await self._db._execute(lambda: work(self._db._conn))
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc) from None
+
     async def first_time(self, key: str) -> bool:
         """Mark `key` as seen; True only the first time (e.g. a notice given once)."""
         cursor = await self._db.execute("INSERT OR IGNORE INTO seen (key, seen_at) VALUES (?, ?)",
@@ -559,7 +647,7 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
 
 
 SCHEMA_VERSION = 2  # 2: users are keyed by pseudonyms and outbox addresses are sealed
-_USER_TABLES = ("sessions", "outbox", "aliases")
+_USER_TABLES = ("sessions", "outbox", "aliases", "handoffs", "handoff_messages")
 
 
 def _adopt(db: sqlite3.Connection, keys: Pseudonyms) -> None:

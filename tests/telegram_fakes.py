@@ -66,6 +66,14 @@ class RecordingRequest(BaseRequest):
                     "chat": {"id": params.get("chat_id", 1), "type": "private"}, "text": params.get("text", "")}
         if name == "getUpdates":
             return []
+        if name == "createForumTopic":
+            self._next_message_id += 1
+            return {"message_thread_id": self._next_message_id, "name": params.get("name", ""), "icon_color": 7322096}
+        if name == "getChat":
+            return {"id": params.get("chat_id", 1), "type": "supergroup", "title": "Operatori", "is_forum": False,
+                    "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
+                        "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                        "premium_subscription": False, "gifts_from_channels": False}}
         return True
 
     # -- what the tests read

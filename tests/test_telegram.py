@@ -210,7 +210,7 @@ async def test_command_menu_and_description_in_every_language(tg: Harness):
     assert set(menus) == {None, *tg.channel.catalogs.codes}
     names = [json.loads(c)["command"] if isinstance(c, str) else c["command"] for c in menus["uk"]]
     audiences = [a.command for a in tg.channel.conversation.resources.kb.audiences.values()]
-    assert names == ["start", "restart", "back", "language", *audiences, "help", "privacy", "forget"]
+    assert names == ["start", "restart", "back", "language", *audiences, "persona", "help", "privacy", "forget"]
     assert "ukraina" in names  # the Ukrainian entry point of knowledge/audiences.yaml
     descriptions = {c.params.get("language_code") for c in tg.api.calls if c.method == "setMyDescription"}
     assert descriptions == {None, *tg.channel.catalogs.codes}

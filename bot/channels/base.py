@@ -88,7 +88,7 @@ class Channel:
         return self.attached.store.pseudonyms.of(self.name, platform_id)
 
     async def turn(self, user_id: str, event: Event, *, once: str | None = None,
-                   address: str | None = None) -> list[Reply]:
+                   address: str | None = None, from_family: bool = True) -> list[Reply]:
         """The replies to one event of one user of this channel (answered once per `once` key).
 
         `user_id` is the user's pseudonym (`key_of`). With an outbox, the replies are saved
@@ -102,7 +102,8 @@ class Channel:
         the channel stops, loudly.
         """
         to = address or ""
-        verdict = self.fair.admit(user_id) if self.fair is not None else Admit.YES
+        # Fair use counts the family's own messages, not those of the cooperative's people.
+        verdict = self.fair.admit(user_id) if self.fair is not None and from_family else Admit.YES
         if verdict is not Admit.YES:
             if verdict is Admit.WARN and self.outbox is not None:
                 tr = self.catalogs.get(await self._lang_of(user_id, event))
@@ -110,7 +111,7 @@ class Channel:
             return []
         render = None if self.outbox is None else (lambda replies: [(to, b) for b in self.bodies(replies)])
         try:
-            replies = await self.attached.handle(self.name, user_id, event, once=once, render=render)
+            replies = await self.attached.handle(self.name, user_id, event, once=once, render=render, address=to)
         except StoreFull as exc:
             log.error("%s: a turn could not be saved: %s", self.name, exc)
             self.unsaved += 1

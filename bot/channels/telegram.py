@@ -47,6 +47,7 @@ from bot.config import SettingsError, TelegramSettings
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Event, Location, Other, Press, Reply, Resources
+from bot.handoff import OperatorsDesk
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
 from bot.outbox import TryLater, Undeliverable
@@ -66,7 +67,8 @@ NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "
 # after /language, from knowledge/audiences.yaml.
 COMMANDS = (
     ("start", T.CMD_START), ("restart", T.CMD_RESTART), ("back", T.CMD_BACK),
-    ("language", T.CMD_LANGUAGE), ("help", T.CMD_HELP), ("privacy", T.CMD_PRIVACY), ("forget", T.CMD_FORGET),
+    ("language", T.CMD_LANGUAGE), ("persona", T.CMD_PERSON), ("help", T.CMD_HELP), ("privacy", T.CMD_PRIVACY),
+    ("forget", T.CMD_FORGET),
 )
 
 
@@ -164,6 +166,7 @@ class TelegramChannel(Channel):
         self.fatal: Exception | None = None  # why the bot stopped itself (the database was lost)
         self.stop: Callable[[Application], None] = Application.stop_running
         self.telegram: Any = None  # the PTB Bot that sends (set with the Application)
+        self.desk: OperatorsDesk | None = None  # the operators' group, where families are handed to a person
         at = next(i for i, (name, _) in enumerate(COMMANDS) if name == "language") + 1
         self.commands = (*COMMANDS[:at], *((a.command, a.menu) for a in audiences), *COMMANDS[at:])
 
@@ -179,6 +182,9 @@ class TelegramChannel(Channel):
         sent by the outbox."""
         chat = update.effective_chat
         query = update.callback_query
+        if self.desk is not None and chat is not None and chat.id == self.desk.chat_id:
+            await self.desk.on_update(update)  # the cooperative's people, answering families
+            return
         event = to_event(update) if chat is not None and chat.type == ChatType.PRIVATE else None
         if event is not None and update.effective_user is not None and chat is not None:
             await self.turn(self.key_of(str(update.effective_user.id)), event,
@@ -263,6 +269,21 @@ class TelegramChannel(Channel):
                 log.warning("could not set the command menu for %s (%s)", code or "default", type(exc).__name__)
 
 
+async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat_id: int) -> OperatorsDesk:
+    """The operators' group answers this channel's families (bot.handoff); topics if it has them."""
+    topics = False
+    try:
+        topics = bool((await channel.telegram.get_chat(chat_id)).is_forum)
+    except TelegramError as exc:
+        log.warning("the operators' group cannot be read (%s): is the bot a member of it?", type(exc).__name__)
+    resources = conversation.resources
+    desk = OperatorsDesk(conversation.store, resources.kb, resources.catalogs, chat_id, channel.telegram,
+                         {CHANNEL: channel}, topics=topics)
+    channel.desk = desk
+    conversation.handlers.update(desk.handlers)
+    return desk
+
+
 def build_application(
     settings: TelegramSettings,
     channel: TelegramChannel,
@@ -295,7 +316,7 @@ DRAIN_SECONDS = 20.0  # on SIGTERM: time to send what is waiting, within a super
 
 
 def serve(settings: TelegramSettings, resources: Resources, conversation: OpenConversation, *,
-          webhook_url: str | None = None) -> None:
+          webhook_url: str | None = None, operators_chat_id: int | None = None) -> None:
     """Run the bot until SIGTERM or SIGINT: long polling, or the webhook server behind `webhook_url`."""
     if webhook_url and not settings.webhook_secret:
         raise SettingsError("a webhook needs TELEGRAM_WEBHOOK_SECRET, so that only Telegram can send updates.")
@@ -303,7 +324,7 @@ def serve(settings: TelegramSettings, resources: Resources, conversation: OpenCo
                               tuple((resources.kb.audiences or {}).values()))
     application = build_application(settings, channel)
     try:
-        asyncio.run(_run(application, channel, conversation, settings, webhook_url))
+        asyncio.run(_run(application, channel, conversation, settings, webhook_url, operators_chat_id))
     except InvalidToken:
         raise SettingsError("Telegram refused TELEGRAM_TOKEN: check it with @BotFather (/token).") from None
     except Conflict:
@@ -314,7 +335,7 @@ def serve(settings: TelegramSettings, resources: Resources, conversation: OpenCo
 
 
 async def _run(application: Application, channel: TelegramChannel, conversation: OpenConversation,
-               settings: TelegramSettings, webhook_url: str | None) -> None:
+               settings: TelegramSettings, webhook_url: str | None, operators_chat_id: int | None = None) -> None:
     """Open the store, send what a crash left waiting, take updates until told to stop, then
     finish: stop taking updates, send what is waiting (up to DRAIN_SECONDS), close."""
     stop = asyncio.Event()
@@ -324,6 +345,8 @@ async def _run(application: Application, channel: TelegramChannel, conversation:
     channel.stop = lambda _application: stop.set()  # the database was lost
     async with conversation() as opened, application:
         outbox = channel.attach_outbox(opened)
+        if operators_chat_id is not None:
+            await attach_desk(channel, opened, operators_chat_id)
         await outbox.resume()
         await channel.describe_bot(application)
         try:

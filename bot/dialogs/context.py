@@ -24,6 +24,7 @@ class State(StrEnum):
     RESULTS = "results"
     SHOW_SERVICE = "show_service"  # a deep link named one service
     CHOOSE_LANGUAGE = "choose_language"
+    WITH_PERSON = "with_person"  # a person of the cooperative answers: the bot is silent
 
 
 @dataclass(frozen=True)

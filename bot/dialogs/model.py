@@ -72,7 +72,22 @@ class Repeat:
     client_lang: str | None = None
 
 
-Event = Text | Press | Command | Location | Other | Resume | Repeat
+@dataclass(frozen=True)
+class FromPerson:
+    """A person of the cooperative wrote to the family (the hand-off, bot.handoff)."""
+
+    text: str
+    client_lang: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonDone:
+    """The person of the cooperative ended the hand-off: the bot takes over again."""
+
+    client_lang: str | None = None
+
+
+Event = Text | Press | Command | Location | Other | Resume | Repeat | FromPerson | PersonDone
 
 # ------------------------------------------------------------------ replies
 
@@ -115,8 +130,9 @@ class Reply:
 class Effect:
     """Something a turn decided besides answering: data, carried out by the conversation
     after the session is saved (and again after a crash, until done). `kind` names the one
-    function of `bot.effects` that carries it out; `data` is plain JSON, never a user id or
-    a message text."""
+    function of `bot.effects` that carries it out; `data` is plain JSON, never a user id (the
+    conversation adds the user's pseudonym where an effect needs it), and a message text only
+    in a hand-off, which passes the family's words to the cooperative's people."""
 
     kind: str
     data: Mapping[str, Any]
@@ -142,6 +158,7 @@ class Session:
     filled: tuple[str, ...] = ()  # slots in the order they were filled, for /back
     choices: tuple[str, ...] = ()  # ISTAT codes offered when a name was ambiguous
     service: str | None = None  # a service preset by a deep link
+    before_person: str | None = None  # in a hand-off: the state the bot takes over again at its end
 
     def evolve(self, **changes: Any) -> Session:
         """A copy with some fields changed (dataclasses.replace, minus its per-call introspection)."""
@@ -189,6 +206,7 @@ class Resources:
     holidays: frozenset[date] = frozenset()  # days every desk is closed (Italian public holidays)
     local_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)  # ISTAT -> patron days
     retention_days: int = 30  # how long a conversation is kept (BOT_RETENTION_DAYS): /privacy says it
+    people: bool = False  # a group of the cooperative's people answers hand-offs (OPERATORS_CHAT_ID)
     # Questions depend only on (state, language, choices, day): built once, then reused.
     questions: dict[tuple[object, ...], Reply] = field(default_factory=dict, compare=False)
     # Needs offered as buttons depend only on the day (services start and end on dates).

@@ -28,12 +28,17 @@ Special cases, in the order a message meets them:
   told so, with a line that helps anywhere in Italy (`results.outside_area`);
 - an audience's command or link (/ukraina, `ua`: `knowledge/audiences.yaml`) is a fresh
   start in its language with its need chosen;
-- a session saved before the knowledge base changed keeps what still exists (`_still_valid`).
+- a session saved before the knowledge base changed keeps what still exists (`_still_valid`);
+- asking for a person (/persona, the button under results, "voglio parlare con qualcuno")
+  hands the family to the cooperative's people (WITH_PERSON): the bot is silent, each
+  message of the family goes to them, theirs come back (`FromPerson`), and the bot takes
+  over where it was when they end it (`PersonDone`) or the family writes /bot.
 
 `step` never awaits, reads a file or imports a channel: channels turn their updates into
 events and render the neutral replies. It returns the new session (None: "forget this
 user", the caller deletes what it stored), the replies, and the effects of the turn (a
-result counted), which the conversation carries out after saving the session.
+result counted, a hand-off opened or a message passed on), which the conversation carries
+out after saving the session.
 """
 
 from __future__ import annotations
@@ -51,7 +56,10 @@ from bot.dialogs.model import (
     Command,
     Effect,
     Event,
+    FromPerson,
     Location,
+    Other,
+    PersonDone,
     Press,
     Repeat,
     Reply,
@@ -79,7 +87,8 @@ __all__ = ["TRANSITIONS", "Resources", "State", "Turn", "step"]
 
 ANY = "*"
 LABEL_LIMIT = 64  # longer text cannot be a button's label
-ALWAYS_PRESSABLE = frozenset({"x:new", "x:more", "x:need", "x:comune", "l:menu"})
+PERSON_BUTTON = "h:person"  # "talk to a person": pressable wherever it was shown
+ALWAYS_PRESSABLE = frozenset({"x:new", "x:more", "x:need", "x:comune", "l:menu", PERSON_BUTTON})
 
 
 # ------------------------------------------------------------------ the rule: ask the first missing slot
@@ -179,6 +188,9 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
     assert isinstance(event, Text)
     text = clean_user_text(event.text)
     s, notice = _detect_language(s, text, ctx)
+    if ctx.res.nlu.wants_person(text):
+        s, replies = ask_person(s, event, ctx)
+        return s, [*notice, *replies]
     pressed = _typed_button(s, text, ctx)
     if pressed:
         s, replies = press(s, Press(pressed), ctx)
@@ -190,7 +202,8 @@ def answer(s: Session, event: Event, ctx: Ctx) -> Outcome:
         if s.state == State.SHOW_SERVICE:
             s = s.evolve(service=None)
         said = _understood(s, ctx, read.filled)
-        return advance(s, ctx, [*read.urgent, *notice, *([said] if said else []), *read.replies])
+        s, replies = advance(s, ctx, [*read.urgent, *notice, *([said] if said else []), *read.replies])
+        return s, _with_person_button(replies, ctx, s) if read.urgent else replies
     q = BY_STATE.get(s.state)
     tr = ctx.tr(s)
     return s, [*notice, q.not_understood(text, tr) if q else msg(tr(T.NOT_UNDERSTOOD)), question(s, ctx)]
@@ -250,6 +263,8 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
             replies.append(msg(ctx.tr(s)(T.LANGUAGE_SET)))
         case "x", "new":
             return restart(s, event, ctx)
+        case "h", "person":
+            return ask_person(s, event, ctx)
         case "x", "more":
             s = s.evolve(service=None)
         case "x", "need" | "comune":
@@ -319,6 +334,9 @@ def first_contact(s: Session, event: Event, ctx: Ctx) -> Outcome:
     assert fresh is not None
     if not isinstance(event, Text):
         return fresh, replies
+    if ctx.res.nlu.wants_person(clean_user_text(event.text)):
+        asked, more = ask_person(fresh, event, ctx)
+        return asked, [*notice, *replies[:1], *more]
     read = _read(fresh, clean_user_text(event.text), ctx)
     if not (read.anything or read.session.choices):
         return fresh, [*notice, *replies]  # "Ciao": the greeting and the first question are the answer
@@ -361,11 +379,72 @@ def privacy(s: Session, event: Event, ctx: Ctx) -> Outcome:
     (for someone who asks before anything else, the greeting and the first question)."""
     tr, coop = ctx.tr(s), ctx.kb.fallback
     contacts = ", ".join(c.value for c in coop.contacts)
-    notice = msg(tr(T.PRIVACY, name=coop.name, contacts=contacts, period=tr.days(ctx.res.retention_days)))
+    notice = msg(tr(T.PRIVACY, name=coop.name, contacts=contacts, period=tr.days(ctx.res.retention_days)),
+                 tr(T.PRIVACY_PERSON) if ctx.res.people else "")
     if s.state == State.START:
         fresh, greeting = start(s, Command("start"), ctx)
         return fresh, [notice, *greeting]
     return s, [notice, question(s, ctx)]
+
+
+# ------------------------------------------------------------------ a person of the cooperative
+
+
+def ask_person(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """/persona, its button, "voglio parlare con qualcuno": the hand-off opens (its effect,
+    see `_effects`, posts the card to the cooperative's group), and the bot keeps quiet.
+    Where no group answers, the family gets the cooperative's contacts, never a promise."""
+    tr = ctx.tr(s)
+    if s.state == State.WITH_PERSON:
+        return s, [msg(tr(T.PERSON_WAITING))]
+    if not ctx.res.people:
+        contacts = ", ".join(c.value for c in ctx.kb.fallback.contacts)
+        reply = msg(tr(T.NO_PERSON, contacts=contacts))
+        if s.state == State.START:
+            fresh, greeting = start(s, Command("start"), ctx)
+            return fresh, [*greeting[:1], reply, *greeting[1:]]
+        return s, [reply, question(s, ctx)]
+    return s.evolve(state=State.WITH_PERSON, before_person=str(s.state), choices=()), [msg(tr(T.PERSON_ASKED))]
+
+
+def _with_person_button(replies: list[Reply], ctx: Ctx, s: Session | None) -> list[Reply]:
+    """After the safety net, a person of the cooperative is one tap away (where there are people)."""
+    if not ctx.res.people or not replies or s is None or s.state == State.WITH_PERSON:
+        return replies
+    last = replies[-1]
+    button = Button(PERSON_BUTTON, ctx.tr(s)(T.BUTTON_PERSON))
+    return [*replies[:-1], replace(last, buttons=(*last.buttons, button))] if button not in last.buttons else replies
+
+
+def with_person(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """While a person answers, the bot says nothing: the family's words go to them (`_effects`)."""
+    return s, []
+
+
+def person_reminder(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """A command while a person answers: where the family is, and how to come back."""
+    return s, [msg(ctx.tr(s)(T.PERSON_WAITING))]
+
+
+def back_to_bot(s: Session, event: Event, ctx: Ctx, text: str = T.BACK_TO_BOT) -> Outcome:
+    """/bot (or the person ended it): the bot takes over where the dialog was."""
+    if s.state != State.WITH_PERSON:
+        return (s, [question(s, ctx)]) if s.state != State.START else start(s, Command("start"), ctx)
+    s = s.evolve(state=s.before_person or State.START, before_person=None)
+    if s.state == State.START:
+        fresh, greeting = start(s, Command("start"), ctx)
+        return fresh, [msg(ctx.tr(s)(text)), *greeting]
+    return s, [msg(ctx.tr(s)(text)), question(s, ctx)]
+
+
+def from_person(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """A message of the cooperative's person, marked as such, in their own words."""
+    assert isinstance(event, FromPerson)
+    return s, [Reply((Section(event.text, ctx.tr(s)(T.FROM_PERSON)),))]
+
+
+def person_done(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    return back_to_bot(s, event, ctx, T.PERSON_DONE) if s.state == State.WITH_PERSON else (s, [])
 
 
 def unknown_command(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -425,6 +504,21 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (State.RESULTS, "text"): answer,
     (State.SHOW_SERVICE, "text"): answer,
     (State.CHOOSE_LANGUAGE, "text"): answer,
+    # A person of the cooperative answers: the bot is silent, and says only how to come back.
+    (State.WITH_PERSON, "text"): with_person,
+    (State.WITH_PERSON, "press"): person_reminder,  # an old button: where the family is, and how to come back
+    (State.WITH_PERSON, "other"): with_person,
+    (State.WITH_PERSON, "location"): with_person,
+    (State.WITH_PERSON, "repeat"): with_person,
+    (State.WITH_PERSON, "help"): person_reminder,
+    (State.WITH_PERSON, "back"): person_reminder,
+    (State.WITH_PERSON, "language"): person_reminder,
+    (State.WITH_PERSON, "resume"): person_reminder,
+    (State.WITH_PERSON, "unknown-command"): person_reminder,
+    (ANY, "person"): ask_person,
+    (ANY, "bot"): back_to_bot,
+    (ANY, "from-person"): from_person,
+    (ANY, "person-done"): person_done,
     # Buttons work in every state, if they are the ones on screen.
     (ANY, "press"): press,
     # Commands, and what is not text.
@@ -443,7 +537,8 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "repeat"): repeat,
 }
 
-COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget", "privacy"})
+COMMANDS = frozenset({"start", "restart", "back", "language", "help", "forget", "privacy", "bot"})
+COMMAND_ALIASES = {"persona": "person", "person": "person", "human": "person"}  # /persona in every menu
 
 
 def event_kind(event: Event, kb: KnowledgeBase) -> str:
@@ -456,6 +551,8 @@ def event_kind(event: Event, kb: KnowledgeBase) -> str:
             name = name.lower().lstrip("/")
             if name in COMMANDS:
                 return name
+            if name in COMMAND_ALIASES:
+                return COMMAND_ALIASES[name]
             audience = any(a.command == name for a in (kb.audiences or {}).values())
             return "audience" if audience else "unknown-command"
         case Location():
@@ -464,6 +561,10 @@ def event_kind(event: Event, kb: KnowledgeBase) -> str:
             return "resume"
         case Repeat():
             return "repeat"
+        case FromPerson():
+            return "from-person"
+        case PersonDone():
+            return "person-done"
         case _:
             return "other"
 
@@ -534,7 +635,7 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     lang, state = final.lang or res.catalogs.default, str(final.state)
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
-    effects = _effects(s, new, replies, ctx)
+    effects = [*_effects(s, new, replies, ctx), *_person_effects(s, new, event, ctx)]
     # Direct construction: dataclasses.replace costs several times more, once per reply.
     return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state, r.numbered) for r in replies], effects)
 
@@ -553,6 +654,32 @@ def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: 
         "municipio": after.municipio or None, "age": after.age, "need": after.need,
         "services": [sid for sid in shown if sid in ctx.kb.services and not ctx.kb.services[sid].fallback],
     })]
+
+
+def _person_effects(before: Session, after: Session | None, event: Event, ctx: Ctx) -> list[Effect]:
+    """What a hand-off does, read from the turn's change of state: opened (the card, in
+    Italian, is the channel's work: here the facts it needs), a message of the family passed
+    on, closed by the family, or the family asked to be forgotten."""
+    was, now = before.state == State.WITH_PERSON, after is not None and after.state == State.WITH_PERSON
+    if not was and now:
+        assert after is not None
+        shown = [sv.id for sv in found_for_all(before, ctx)[0]] if before.state == State.RESULTS else []
+        words = clean_user_text(event.text) if isinstance(event, Text) else ""
+        return [Effect("handoff-open", {
+            "lang": after.lang or ctx.res.catalogs.default, "comune": after.comune, "municipio": after.municipio,
+            "ages": list(after.ages or ((after.age,) if after.age else ())), "need": after.need,
+            "services": shown, "words": words, "day": ctx.today.isoformat()})]
+    if was and now and isinstance(event, Text | Other | Location):
+        said = clean_user_text(event.text) if isinstance(event, Text) else ""
+        if isinstance(event, Text) and not said.strip():
+            return []  # nothing to pass on
+        return [Effect("handoff-say", {"text": said, "kind": "text" if said else event_kind(event, ctx.kb)
+                                       if not isinstance(event, Other) else event.kind})]
+    if was and after is None:
+        return [Effect("handoff-forgotten", {})]
+    if was and not now and not isinstance(event, PersonDone):
+        return [Effect("handoff-close", {})]
+    return []
 
 
 def _still_valid(s: Session, res: Resources) -> Session:

@@ -154,6 +154,8 @@ def results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Serv
     have a service for this comune, Municipio and age; then the way on."""
     tr, kb = ctx.tr(s), ctx.kb
     after = next_buttons(tr)
+    if ctx.res.people:  # a person of the cooperative can take over from here
+        after = (*after, Button("h:person", tr(T.BUTTON_PERSON)))
     if s.ages and shown is None:
         shown = _family_shown(s, ctx)
     rest = (found + extra)[FULL_CARDS:] if shown is None else [sv for sv in found + extra if sv not in shown]

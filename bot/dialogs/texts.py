@@ -114,6 +114,17 @@ PRIVACY = N_("Chi tiene i tuoi dati: %(name)s. Contatti: %(contacts)s.\n"
              "Questi numeri non dicono niente di te.\n"
              "Per cancellare tutto adesso scrivi /forget. "
              "Questa chat resta nella tua app: puoi cancellarla tu.")
+# When a person of the cooperative answers (/persona, the hand-off to the operators' group).
+PRIVACY_PERSON = N_("Se chiedi una persona, i tuoi messaggi vanno alle persone della cooperativa, "
+                    "in un gruppo Telegram. Loro li leggono e li tengono.")
+PERSON_ASKED = N_("Ho chiesto a una persona della cooperativa. Ti risponde qui, in questa chat. "
+                  "Può volerci un po' di tempo. Intanto io non rispondo. Per tornare da me scrivi /bot.")
+PERSON_WAITING = N_("Hai già chiesto una persona: ti risponde qui. Per tornare da me scrivi /bot.")
+NO_PERSON = N_("Qui non c'è ancora una persona che ti risponde. Scrivi alla cooperativa: %(contacts)s")
+FROM_PERSON = N_("Una persona della cooperativa:")
+PERSON_DONE = N_("La persona della cooperativa ha chiuso la conversazione. Ora ti rispondo di nuovo io.")
+BACK_TO_BOT = N_("Va bene, ora ti rispondo di nuovo io.")
+BUTTON_PERSON = N_("Parla con una persona")
 PRIVACY_POINTER = N_("Per sapere quali dati tengo e come cancellarli scrivi /privacy.")
 STALE_BUTTON = N_("Questo menu non vale più. Ecco la domanda di adesso.")
 UNKNOWN_COMMAND = N_("Non conosco questo comando. Scrivi /help per vedere i comandi.")
@@ -135,6 +146,8 @@ CMD_LANGUAGE = N_("Cambia lingua")
 CMD_HELP = N_("Come funziona")
 CMD_FORGET = N_("Cancella i tuoi dati")
 CMD_PRIVACY = N_("I tuoi dati e la privacy")
+CMD_PERSON = N_("Parla con una persona")
+CMD_BOT = N_("Torna al bot")
 PRIVATE_ONLY = N_("Rispondo solo nelle chat private. Scrivimi qui: %(link)s")
 # Menus where a channel shows options as a list (WhatsApp): the button that opens it, and
 # the row that shows the next options when they do not fit.

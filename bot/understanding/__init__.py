@@ -162,6 +162,7 @@ class Understanding:
         self._sounds, self._sounds_far = Sounds(here), Sounds(far, fuzzy=False)
         self._needs = _Vocabulary({n: vocabulary.needs.get(n, {}) for n in kb.needs})
         self._safety = _Vocabulary({t: vocabulary.safety.get(t, {}) for t in kb.safety or {}})
+        self._person = _Vocabulary({"person": vocabulary.person})
         self._year_words = sorted({w for ws in vocabulary.years.values() for w in ws}, key=len, reverse=True)
         self._month_words = sorted({w for ws in vocabulary.months.values() for w in ws}, key=len, reverse=True)
         self._units = {**{w: "years" for w in self._year_words}, **{w: "months" for w in self._month_words}}
@@ -522,6 +523,10 @@ class Understanding:
         Misspelt keywords ("scula") are looked for only when the bot has asked for the need.
         """
         return self._needs.find(normalize(text) if norm is None else norm, fuzzy=expecting)
+
+    def wants_person(self, text: str, *, norm: str | None = None) -> bool:
+        """The message asks for a person of the cooperative ("voglio parlare con qualcuno")."""
+        return bool(self._person.find(normalize(text) if norm is None else norm, fuzzy=False))
 
     def find_safety(self, text: str, *, norm: str | None = None) -> list[str]:
         """Safety topics a message speaks of ("mio marito mi picchia" -> violence), strongest first."""

@@ -32,6 +32,8 @@ class Words:
     # "two kids, 6 and 11" (children: a count before it, ages after it), "4, 9 e 15" (between).
     age_context: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> lang -> words
     numbers: dict[str, NumberWords] = field(default_factory=dict)
+    # Asking for a person of the cooperative ("voglio parlare con qualcuno"): lang -> phrases.
+    person: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _word_lists(data: Any, key: str, known: Mapping[str, Any], r: _Reader,
@@ -71,6 +73,11 @@ def _read_language(data: dict[str, Any], r: _Reader, lang: str, kb: KnowledgeBas
     problems = r.problems
     _word_lists(data, "needs", kb.needs, r, words.needs, lang, "a need of needs.yaml")
     _word_lists(data, "safety", kb.safety or {}, r, words.safety, lang, "a topic of safety.yaml")
+    person = data.get("person") or []
+    if not isinstance(person, list):
+        r.error("person", "must be a list of phrases, e.g. [voglio parlare con qualcuno, operatore]")
+    else:
+        words.person[lang] = tuple(w for w in (normalize(str(i)) for i in person) if w)
     ages = r.mapping(data, "ages")
     age_reader = _Reader(problems, r.file, lang, prefix="ages.")
     for kind, target in (("years", words.years), ("months", words.months)):

@@ -1,0 +1,190 @@
+"""The operators' desk: a Telegram group where the cooperative's people answer families.
+
+Why a Telegram group: the cooperative can have one for free, on the phones its mediators
+already carry, and families from Telegram or WhatsApp land in the same inbox. The dialog
+decides (bot.dialogs.orientation: the WITH_PERSON state and its effects); the desk carries
+it out:
+
+- `handoff-open`: one card in Italian (language, comune, age groups, need, services already
+  shown, channel, day, the family's own words), in its own topic where the group has topics,
+  with a button to end it; the family's address is kept sealed in the `handoffs` row while
+  the hand-off is open, and erased when it ends;
+- `handoff-say`: each later message of the family, as a reply to the card (or in its topic);
+- an operator's reply to any of those messages (or a message in the topic) reaches the
+  family through the family's own channel, saved in its outbox first, answered once per
+  update; `/fine` (or the card's button) ends it, and the bot takes over again;
+- `handoff-close` / `handoff-forgotten`: the family went back to the bot, or asked to be
+  forgotten (the group is told, so its people can delete the topic).
+
+No phone number, platform id or name reaches the group unless the family typed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from bot.dialogs.model import FromPerson, PersonDone
+from bot.effects import Handler
+from bot.i18n import Catalogs
+from bot.knowledge import KnowledgeBase
+from bot.storage import Handoff, PendingEffect, SessionStore
+
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+END_BUTTON = "h:fine"  # the card's button: the operator ends the hand-off
+END_COMMANDS = ("/fine", "/end")
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "chat di prova"}
+WHAT_WAS_SENT = {"photo": "una foto", "document": "un documento", "voice": "un messaggio vocale",
+                 "audio": "un audio", "video": "un video", "sticker": "un adesivo", "location": "una posizione"}
+
+
+def card_text(data: Mapping[str, Any], kb: KnowledgeBase, catalogs: Catalogs, channel: str) -> str:
+    """The hand-off card, in Italian, for the cooperative's people: what the family asked."""
+    comune = kb.comuni[data["comune"]].name if data.get("comune") in kb.comuni else "non detto"
+    if data.get("municipio"):
+        comune += f" (Municipio {data['municipio']})"
+    ages = ", ".join(kb.ages[a].label for a in data.get("ages") or () if a in kb.ages) or "non detta"
+    need = kb.needs[data["need"]].label if data.get("need") in kb.needs else "non detto"
+    shown = ", ".join(kb.services[s].name for s in data.get("services") or () if s in kb.services) or "nessuno"
+    lines = [
+        "🙋 Una famiglia chiede di parlare con una persona",
+        f"Lingua: {catalogs.name_of(data.get('lang') or 'it', 'it')}",
+        f"Comune: {comune}",
+        f"Età: {ages}",
+        f"Bisogno: {need}",
+        f"Servizi già mostrati: {shown}",
+        f"Canale: {CHANNEL_NAMES.get(channel, channel)}, {data.get('day', '')}",
+    ]
+    if data.get("words"):
+        lines.append(f"Ha scritto: «{data['words']}»")
+    lines.append("Rispondi a questo messaggio: la risposta arriva alla famiglia. Per chiudere: /fine o il pulsante.")
+    return "\n".join(lines)
+
+
+class OperatorsDesk:
+    """The hand-offs of one bot, around the operators' Telegram group."""
+
+    def __init__(self, store: SessionStore, kb: KnowledgeBase, catalogs: Catalogs, chat_id: int, telegram: Any,
+                 families: Mapping[str, Channel], topics: bool = False):
+        self.store, self.kb, self.catalogs, self.chat_id = store, kb, catalogs, chat_id
+        self.telegram = telegram  # the PTB Bot that posts in the group
+        self.families = families  # channel name -> the Channel that answers its families
+        self.topics = topics  # the group has topics: one per family
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        return {"handoff-open": self._open, "handoff-say": self._say, "handoff-close": self._closed_by_family,
+                "handoff-forgotten": self._forgotten}
+
+    async def _post(self, text: str, *, thread: int | None = None, reply_to: int | None = None,
+                    markup: InlineKeyboardMarkup | None = None) -> Message:
+        extra: dict[str, Any] = {"message_thread_id": thread} if thread else {}
+        if reply_to and not thread:
+            extra["reply_to_message_id"] = reply_to
+            extra["allow_sending_without_reply"] = True
+        return await self.telegram.send_message(self.chat_id, text, reply_markup=markup, **extra)
+
+    async def _open(self, store: SessionStore, item: PendingEffect) -> None:
+        data = item.effect.data
+        if await store.handoff_of(item.channel, data["user"]) is not None:
+            return  # done before a crash: not a second card
+        text = card_text(data, self.kb, self.catalogs, item.channel)
+        thread = None
+        if self.topics:
+            name = text.splitlines()[1].removeprefix("Lingua: ") + " · " + datetime.now().strftime("%d/%m %H:%M")
+            thread = (await self.telegram.create_forum_topic(self.chat_id, name[:128])).message_thread_id
+        card = await self._post(text, thread=thread, markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Chiudi: torna il bot", callback_data=END_BUTTON)]]))
+        await store.open_handoff(item.channel, data["user"], data["to"], card.message_id, thread)
+
+    async def _say(self, store: SessionStore, item: PendingEffect) -> None:
+        data = item.effect.data
+        handoff = await store.handoff_of(item.channel, data["user"])
+        if handoff is None:
+            log.warning("a family's message for a hand-off that is no longer open; dropped")
+            return
+        if data.get("text"):
+            text = f"💬 {data['text']}"
+        else:
+            text = f"📎 La famiglia ha mandato {WHAT_WAS_SENT.get(data.get('kind', ''), 'un messaggio')}, " \
+                   "che il bot non può inoltrare: chiedile di scriverlo."
+        sent = await self._post(text, thread=handoff.thread, reply_to=handoff.card)
+        await store.note_handoff_message(handoff, sent.message_id)
+
+    async def _closed_by_family(self, store: SessionStore, item: PendingEffect) -> None:
+        await self._end(store, item.channel, item.effect.data["user"], "↩️ La famiglia è tornata al bot. Chiusa.")
+
+    async def _forgotten(self, store: SessionStore, item: PendingEffect) -> None:
+        await self._end(store, item.channel, item.effect.data["user"],
+                        "🗑 La famiglia ha chiesto di cancellare i suoi dati. Il bot li ha cancellati: "
+                        "cancellate anche questa conversazione dal gruppo.")
+
+    async def _end(self, store: SessionStore, channel: str, user: str, notice: str) -> None:
+        handoff = await store.handoff_of(channel, user)
+        if handoff is None:
+            return
+        await self._post(notice, thread=handoff.thread, reply_to=handoff.card)
+        await store.close_handoff(channel, user)
+        if handoff.thread:
+            try:
+                await self.telegram.close_forum_topic(self.chat_id, handoff.thread)
+            except TelegramError as exc:
+                log.info("could not close a topic (%s)", type(exc).__name__)
+
+    # ------------------------------------------------------------------ from the group
+
+    async def on_update(self, update: Update) -> None:
+        """An operator wrote in the group, or pressed a card's button."""
+        query = update.callback_query
+        if query is not None and query.message is not None:
+            if query.data == END_BUTTON:
+                handoff = await self.store.handoff_at(query.message.message_id, None)
+                await self._ended_by_operator(handoff, update.update_id)
+            try:
+                await query.answer()
+            except TelegramError as exc:
+                log.info("could not answer a callback query (%s)", type(exc).__name__)
+            return
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        replied = message.reply_to_message.message_id if message.reply_to_message else None
+        thread = message.message_thread_id if message.is_topic_message else None
+        handoff = await self.store.handoff_at(replied, thread)
+        if handoff is None:
+            if replied is not None and message.reply_to_message and message.reply_to_message.from_user \
+                    and message.reply_to_message.from_user.is_bot:
+                await message.reply_text("Questa conversazione è chiusa: la famiglia non riceve più messaggi da qui.")
+            return
+        text = (message.text or message.caption or "").strip()
+        if text.split("@")[0].lower() in END_COMMANDS:
+            await self._ended_by_operator(handoff, update.update_id)
+            return
+        if not text:
+            await message.reply_text("Per ora passo alla famiglia solo testo scritto.")
+            return
+        family = self.families.get(handoff.channel)
+        if family is None:
+            await message.reply_text(f"Il canale {handoff.channel} non è attivo in questo processo del bot.")
+            return
+        await family.turn(handoff.user_id, FromPerson(text), once=f"telegram:update:{update.update_id}",
+                          address=handoff.address, from_family=False)
+
+    async def _ended_by_operator(self, handoff: Handoff | None, update_id: int) -> None:
+        if handoff is None:
+            return
+        await self.store.close_handoff(handoff.channel, handoff.user_id)
+        await self._post("✅ Chiusa: la famiglia torna al bot.", thread=handoff.thread, reply_to=handoff.card)
+        family = self.families.get(handoff.channel)
+        if family is not None:
+            await family.turn(handoff.user_id, PersonDone(), once=f"telegram:update:{update_id}",
+                              address=handoff.address, from_family=False)

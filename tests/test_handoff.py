@@ -1,0 +1,203 @@
+"""A person behind the bot (issue 14): a family asks for a person, the operators' Telegram
+group gets an Italian card, replies go both ways, the bot is silent until /fine, and a
+restart in the middle loses nothing. Offline, through PTB's process_update and a fake Bot API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from bot.channels.telegram import TelegramChannel, attach_desk, build_application
+from bot.config import Config, SettingsError, TelegramSettings
+from bot.conversation import Conversation
+from bot.dialogs import texts as T
+from bot.dialogs.context import State
+from bot.storage import SessionStore
+from tests.conftest import TODAY, Chat
+from tests.telegram_fakes import TOKEN, RecordingRequest, Updates
+
+GROUP = -1001234567890
+FAMILY = 8123456789
+OPERATOR = 555000111
+
+
+class Desk:
+    """One Telegram bot process: families in private chats, the operators' group beside them."""
+
+    def __init__(self, res, db: Path):
+        self.res, self.db = replace(res, people=True), db
+
+    async def start(self) -> Desk:
+        self.store = await SessionStore.open(self.db)
+        self.api = RecordingRequest()
+        self.channel = TelegramChannel(None, self.res.catalogs)
+        self.app = build_application(TelegramSettings(token=TOKEN), self.channel, request=self.api,
+                                     updates_request=RecordingRequest())
+        conversation = Conversation(self.res, self.store, lambda: TODAY)
+        self.channel.attach_outbox(conversation)
+        await self.app.initialize()
+        await attach_desk(self.channel, conversation, GROUP)
+        return self
+
+    async def stop(self) -> None:
+        assert self.channel.outbox is not None
+        await self.channel.outbox.close()
+        await self.app.shutdown()
+        await self.store.close()
+
+    async def feed(self, data: dict) -> None:
+        await self.app.process_update(Update.de_json(data, self.app.bot))
+        assert self.channel.outbox is not None and await self.channel.outbox.drained(10)
+
+    def to_family(self) -> list[str]:
+        """What the family read (without the invisible marks that keep right-to-left text in order)."""
+        marks = dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069"))
+        return [p["text"].translate(marks) for p in self.api.sent() if int(p["chat_id"]) == FAMILY]
+
+    def to_group(self) -> list[dict]:
+        return [p for p in self.api.sent() if int(p["chat_id"]) == GROUP]
+
+    def card_id(self) -> int:
+        """The message id the fake Bot API gave the last card posted in the group."""
+        ids, card = 100, 0
+        for call in self.api.calls:
+            if call.method in ("sendMessage", "editMessageReplyMarkup", "editMessageText", "createForumTopic"):
+                ids += 1
+                if call.method == "sendMessage" and "chiede di parlare" in call.params.get("text", ""):
+                    card = ids
+        return card
+
+
+def _operator(message_id: int, text: str, reply_to: int) -> dict:
+    """An operator's message in the group, replying to one of the bot's messages there."""
+    op = Updates(user_id=OPERATOR, chat_type="supergroup", chat_id=GROUP)
+    data = op.message(text=text)
+    data["message"]["message_id"] = message_id
+    data["update_id"] = 500_000 + message_id  # one update per operator message
+    data["message"]["reply_to_message"] = {"message_id": reply_to, "date": 0, "chat": op.chat,
+                                           "from": {"id": 7000000001, "is_bot": True, "first_name": "Orienta"},
+                                           "text": "card"}
+    if text.startswith("/"):
+        data["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
+    return data
+
+
+def _reply_to(params: dict) -> int:
+    reply = params.get("reply_parameters")
+    reply = json.loads(reply) if isinstance(reply, str) else reply
+    return int(reply["message_id"])
+
+
+@pytest.fixture
+async def desk(res, tmp_path: Path):
+    d = await Desk(res, tmp_path / "desk.sqlite3").start()
+    yield d
+    await d.stop()
+
+
+async def test_an_arabic_family_is_answered_by_a_person_and_the_bot_keeps_quiet_until_fine(desk: Desk, res):
+    family = Updates(user_id=FAMILY, language_code="ar")
+    ar = res.catalogs.get("ar")
+    for data in (family.text("/start"), family.press("c:015077"), family.press("a:6-14"), family.press("n:school")):
+        await desk.feed(data)
+    assert "h:person" in [b["callback_data"] for b in desk.api.last_keyboard()]  # a person, under the results
+    await desk.feed(family.press("h:person"))
+    assert ar(T.PERSON_ASKED) in desk.to_family()[-1]
+
+    card = desk.to_group()[-1]
+    assert "Lingua: arabo" in card["text"] and "Cinisello Balsamo" in card["text"] and "Scuola" in card["text"]
+    assert "Servizio di integrazione scolastica" in card["text"]  # what the family was already shown
+    assert str(FAMILY) not in json.dumps(desk.to_group())  # no platform id in the group
+    card_id = desk.card_id()
+
+    before = len(desk.to_family())
+    await desk.feed(family.text("مرحبا، ابني لا يتكلم الإيطالية"))
+    assert len(desk.to_family()) == before  # silence: no menu, no "I did not understand"
+    relayed = desk.to_group()[-1]
+    assert relayed["text"] == "💬 مرحبا، ابني لا يتكلم الإيطالية" and int(_reply_to(relayed)) == card_id
+
+    await desk.feed(_operator(9001, "Buongiorno, la chiamo domani alle 10 con una mediatrice.", card_id))
+    answer = desk.to_family()[-1]
+    assert "Buongiorno, la chiamo domani alle 10 con una mediatrice." in answer
+    assert ar(T.FROM_PERSON) in answer  # marked as coming from a person
+
+    await desk.feed(_operator(9002, "/fine", card_id))
+    assert ar(T.PERSON_DONE) in desk.to_family()[-2] or ar(T.PERSON_DONE) in desk.to_family()[-1]
+    session = await desk.store.load("telegram", desk.channel.key_of(str(FAMILY)))
+    assert session.state == State.RESULTS  # the bot takes over where the dialog was
+    assert await desk.store.handoff_of("telegram", desk.channel.key_of(str(FAMILY))) is None  # address erased
+    await desk.feed(family.text("/help"))
+    assert ar(T.PERSON_WAITING) not in desk.to_family()[-1]  # the bot answers again
+
+
+async def test_a_restart_in_the_middle_of_a_hand_off_loses_nothing(res, tmp_path: Path):
+    db = tmp_path / "desk.sqlite3"
+    first = await Desk(res, db).start()
+    family = Updates(user_id=FAMILY, language_code="it")
+    await first.feed(family.text("/start"))
+    await first.feed(family.text("voglio parlare con una persona"))
+    card_id = first.card_id()
+    assert "Una famiglia chiede di parlare con una persona" in first.to_group()[-1]["text"]
+    await first.stop()
+
+    again = await Desk(res, db).start()  # a new process on the same database
+    try:
+        update = _operator(9100, "Sono Giulia della cooperativa: come posso aiutarla?", card_id)
+        await again.feed(update)
+        await again.feed(update)  # Telegram delivers it again: answered once
+        assert again.to_family() == [f"<b>{res.catalogs.get('it')(T.FROM_PERSON)}</b>\n"
+                                     "Sono Giulia della cooperativa: come posso aiutarla?"]
+        await again.feed(family.text("Grazie, abito a Bresso"))
+        assert again.to_family()[1:] == []  # still silent
+        assert again.to_group()[-1]["text"] == "💬 Grazie, abito a Bresso"
+    finally:
+        await again.stop()
+
+
+async def test_the_family_comes_back_to_the_bot_with_slash_bot_and_the_group_is_told(desk: Desk, res):
+    family = Updates(user_id=FAMILY, language_code="it")
+    await desk.feed(family.text("/start"))
+    await desk.feed(family.text("/persona"))
+    await desk.feed(family.text("/bot"))
+    it = res.catalogs.get("it")
+    assert it(T.BACK_TO_BOT) in desk.to_family()[-1] or it(T.BACK_TO_BOT) in desk.to_family()[-2]
+    assert "tornata al bot" in desk.to_group()[-1]["text"]
+    before = len(desk.to_family())
+    await desk.feed(_operator(9200, "Ci sei?", desk.card_id()))
+    assert len(desk.to_family()) == before  # a closed hand-off reaches nobody
+
+
+async def test_forget_during_a_hand_off_tells_the_group_and_keeps_nothing(desk: Desk):
+    family = Updates(user_id=FAMILY, language_code="it")
+    await desk.feed(family.text("/start"))
+    await desk.feed(family.text("/persona"))
+    await desk.feed(family.text("/forget"))
+    assert "cancellare i suoi dati" in desk.to_group()[-1]["text"]
+    key = desk.channel.key_of(str(FAMILY))
+    assert await desk.store.handoff_of("telegram", key) is None
+    assert await desk.store.load("telegram", key) is None
+
+
+def test_without_an_operators_group_the_family_gets_the_contacts_not_a_promise(res):
+    chat = Chat(res)
+    chat.say("Ciao")
+    chat.command("persona")
+    said = chat.replies[0].text
+    assert all(c.value in said for c in res.kb.fallback.contacts)
+    assert chat.session.state != State.WITH_PERSON
+
+
+@pytest.mark.parametrize("phrase", ["voglio parlare con una persona", "talk to a human please",
+                                    "je veux parler à quelqu'un", "quiero hablar con una persona"])
+def test_asking_for_a_person_in_free_text_is_understood(res, phrase):
+    assert res.nlu.wants_person(phrase)
+
+
+def test_a_malformed_operators_chat_id_is_one_clear_error():
+    with pytest.raises(SettingsError, match="OPERATORS_CHAT_ID"):
+        Config.from_env({"OPERATORS_CHAT_ID": "operatori"})
+    assert Config.from_env({"OPERATORS_CHAT_ID": str(GROUP)}).operators_chat_id == GROUP
