@@ -158,6 +158,25 @@ async def test_a_restart_in_the_middle_of_a_hand_off_loses_nothing(res, tmp_path
         await again.stop()
 
 
+async def test_a_family_message_saved_but_not_relayed_before_a_crash_reaches_the_group_at_the_next_start(
+        res, tmp_path: Path):
+    db = tmp_path / "desk.sqlite3"
+    first = await Desk(res, db).start()
+    family = Updates(user_id=FAMILY, language_code="it")
+    await first.feed(family.text("/start"))
+    await first.feed(family.text("/persona"))
+    first.channel.attached.handlers.clear()  # the process dies between saving the turn and relaying it
+    await first.feed(family.text("Mio figlio ha 9 anni"))
+    assert first.to_group()[-1]["text"] != "💬 Mio figlio ha 9 anni"
+    await first.stop()
+
+    again = await Desk(res, db).start()
+    try:
+        assert again.to_group()[-1]["text"] == "💬 Mio figlio ha 9 anni"
+    finally:
+        await again.stop()
+
+
 async def test_the_family_comes_back_to_the_bot_with_slash_bot_and_the_group_is_told(desk: Desk, res):
     family = Updates(user_id=FAMILY, language_code="it")
     await desk.feed(family.text("/start"))

@@ -281,6 +281,7 @@ async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat
                          {CHANNEL: channel}, topics=topics)
     channel.desk = desk
     conversation.handlers.update(desk.handlers)
+    await conversation.resume_effects()  # hand-off messages a crash left saved but not yet relayed
     return desk
 
 
