@@ -1,4 +1,4 @@
-"""`python -m bot chat|telegram|whatsapp|link|purge|kb check`: the bot's entry points."""
+"""`python -m bot chat|telegram|whatsapp|serve|link|purge|kb check`: the bot's entry points."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     wa = sub.add_parser("whatsapp", help="serve the WhatsApp Cloud API webhook at /webhook")
     wa.add_argument("--host", default=None, help="address to listen on (default: $HOST or 0.0.0.0)")
     wa.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
+    both = sub.add_parser("serve", help="run Telegram and the WhatsApp webhook in one process, with the "
+                          "operators' group answering families of both (needs both channels' settings)")
+    both.add_argument("--webhook", metavar="URL", help="take Telegram updates at this public HTTPS URL "
+                      "(served on the same port as WhatsApp's /webhook) instead of polling")
+    both.add_argument("--host", default=None, help="address to listen on (default: $HOST or 0.0.0.0)")
+    both.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
     link = sub.add_parser("link", help="print an operator's deep link and write its QR code")
     link.add_argument("--bot", help="the bot's username (default: $TELEGRAM_BOT_USERNAME)")
     link.add_argument("--lang", help="language code, e.g. ar, uk")
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return app.purge(config, db=args.db)
     if args.command == "telegram":
         return app.telegram(config, webhook=args.webhook, listen=args.listen, port=args.port)
+    if args.command == "serve":
+        return app.serve(config, webhook=args.webhook, host=args.host, port=args.port)
     if args.command == "whatsapp":
         return app.whatsapp(config, host=args.host, port=args.port)
     return app.chat(config, db=args.db, user=args.user, lang=args.lang, start=args.start, as_json=args.json)

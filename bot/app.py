@@ -1,6 +1,6 @@
 """Wiring: resources, the store and the conversation, and the channel that runs on them.
 
-The one place that knows how the parts fit: `python -m bot chat|telegram|whatsapp` comes
+The one place that knows how the parts fit: `python -m bot chat|telegram|whatsapp|serve` comes
 here. Resources (knowledge base, understanding, catalogs) load once; the store opens in the
 event loop that will use it, effects left pending by a crash are carried out, and the
 channel runs. Settings or knowledge-base errors end in one plain line and an exit code,
@@ -128,8 +128,8 @@ def telegram(config: Config, *, webhook: str | None, listen: str | None, port: i
         settings = replace(settings, listen=listen or settings.listen, port=port or settings.port)
         check_database(config.db_path)  # a database it cannot use: one line, before anything starts
         _logging()
-        # A person can be asked for only where the operators' group is attached: the Telegram
-        # process (WhatsApp families are not handed over yet; they get the cooperative's contacts).
+        # A person can be asked for only where the operators' group is attached: the process
+        # that takes the Telegram updates (`serve` for WhatsApp families too).
         resources = replace(load_resources(config), people=config.operators_chat_id is not None)
         serve(settings, resources, opener(config, resources), webhook_url=webhook,
               operators_chat_id=config.operators_chat_id)
@@ -148,7 +148,32 @@ def whatsapp(config: Config, *, host: str | None, port: int | None) -> int:
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
         check_database(config.db_path)
         _logging()
+        if config.operators_chat_id is not None:
+            logging.getLogger(__name__).warning(
+                "OPERATORS_CHAT_ID is set, but the operators' group is read by the process that takes the "
+                "Telegram updates: run `python -m bot serve` to hand WhatsApp families over to a person")
         resources = load_resources(config)
         serve(settings, resources, opener(config, resources))
+
+    return _guarded(run)
+
+
+def serve(config: Config, *, webhook: str | None, host: str | None, port: int | None) -> int:
+    """Telegram and WhatsApp in one process, so that the operators' group answers families of both."""
+
+    def run() -> None:
+        from dataclasses import replace
+
+        from bot.channels.both import serve
+        from bot.resources import load_resources
+
+        tg_settings = TelegramSettings.from_env(env())
+        wa_settings = WhatsAppSettings.from_env(env())
+        wa_settings = replace(wa_settings, host=host or wa_settings.host, port=port or wa_settings.port)
+        check_database(config.db_path)
+        _logging()
+        resources = replace(load_resources(config), people=config.operators_chat_id is not None)
+        serve(tg_settings, wa_settings, resources, opener(config, resources), webhook_url=webhook,
+              operators_chat_id=config.operators_chat_id)
 
     return _guarded(run)

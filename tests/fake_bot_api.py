@@ -81,9 +81,14 @@ class FakeBotApi:
         if method == "sendMessage":
             with self.lock:
                 self._message_id += 1
-                mid = self._message_id
+                mid = params["_given_id"] = self._message_id  # kept for sent_with_ids
+            chat = int(params["chat_id"])
             return {"message_id": mid, "date": int(time.time()),
-                    "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")}
+                    "chat": {"id": chat, "type": "private" if chat > 0 else "supergroup"},
+                    "text": params.get("text", "")}
+        if method == "getChat":  # the operators' group, without topics
+            return {"id": int(params["chat_id"]), "type": "supergroup", "title": "Operatori", "accent_color_id": 0,
+                    "max_reaction_count": 11}
         if method == "getWebhookInfo":
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         return True
@@ -106,6 +111,12 @@ class FakeBotApi:
         with self.lock:
             self.updates.append(update)
             self.lock.notify_all()
+
+    def sent_with_ids(self, chat_id: int) -> list[tuple[int, str]]:
+        """(message id given, text) of every message sent to one chat, in order."""
+        with self.lock:
+            return [(p["_given_id"], p.get("text", "")) for m, p in self.calls
+                    if m == "sendMessage" and "_given_id" in p and int(p.get("chat_id") or 0) == chat_id]
 
     def sent_texts(self) -> list[str]:
         with self.lock:

@@ -146,3 +146,21 @@ class Updates:
     def sticker(self) -> dict[str, Any]:
         return self.message(sticker={"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512,
                                      "height": 512, "is_animated": False, "is_video": False})
+
+
+GROUP = -1001234567890  # the operators' supergroup
+OPERATOR = 555000111  # a mediator in it
+
+
+def operator_reply(message_id: int, text: str, reply_to: int) -> dict[str, Any]:
+    """An operator's message in the operators' group, replying to one of the bot's messages there."""
+    op = Updates(user_id=OPERATOR, chat_type="supergroup", chat_id=GROUP)
+    data = op.message(text=text)
+    data["message"]["message_id"] = message_id
+    data["update_id"] = 500_000 + message_id  # one update per operator message
+    data["message"]["reply_to_message"] = {"message_id": reply_to, "date": 0, "chat": op.chat,
+                                           "from": {"id": BOT_ID, "is_bot": True, "first_name": "Orienta"},
+                                           "text": "card"}
+    if text.startswith("/"):
+        data["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
+    return data

@@ -18,11 +18,9 @@ from bot.dialogs import texts as T
 from bot.dialogs.context import State
 from bot.storage import SessionStore
 from tests.conftest import TODAY, Chat
-from tests.telegram_fakes import TOKEN, RecordingRequest, Updates
+from tests.telegram_fakes import GROUP, TOKEN, RecordingRequest, Updates, operator_reply
 
-GROUP = -1001234567890
 FAMILY = 8123456789
-OPERATOR = 555000111
 
 
 class Desk:
@@ -72,20 +70,6 @@ class Desk:
         return card
 
 
-def _operator(message_id: int, text: str, reply_to: int) -> dict:
-    """An operator's message in the group, replying to one of the bot's messages there."""
-    op = Updates(user_id=OPERATOR, chat_type="supergroup", chat_id=GROUP)
-    data = op.message(text=text)
-    data["message"]["message_id"] = message_id
-    data["update_id"] = 500_000 + message_id  # one update per operator message
-    data["message"]["reply_to_message"] = {"message_id": reply_to, "date": 0, "chat": op.chat,
-                                           "from": {"id": 7000000001, "is_bot": True, "first_name": "Orienta"},
-                                           "text": "card"}
-    if text.startswith("/"):
-        data["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
-    return data
-
-
 def _reply_to(params: dict) -> int:
     reply = params.get("reply_parameters")
     reply = json.loads(reply) if isinstance(reply, str) else reply
@@ -120,12 +104,12 @@ async def test_an_arabic_family_is_answered_by_a_person_and_the_bot_keeps_quiet_
     relayed = desk.to_group()[-1]
     assert relayed["text"] == "💬 مرحبا، ابني لا يتكلم الإيطالية" and int(_reply_to(relayed)) == card_id
 
-    await desk.feed(_operator(9001, "Buongiorno, la chiamo domani alle 10 con una mediatrice.", card_id))
+    await desk.feed(operator_reply(9001, "Buongiorno, la chiamo domani alle 10 con una mediatrice.", card_id))
     answer = desk.to_family()[-1]
     assert "Buongiorno, la chiamo domani alle 10 con una mediatrice." in answer
     assert ar(T.FROM_PERSON) in answer  # marked as coming from a person
 
-    await desk.feed(_operator(9002, "/fine", card_id))
+    await desk.feed(operator_reply(9002, "/fine", card_id))
     assert ar(T.PERSON_DONE) in desk.to_family()[-2] or ar(T.PERSON_DONE) in desk.to_family()[-1]
     session = await desk.store.load("telegram", desk.channel.key_of(str(FAMILY)))
     assert session.state == State.RESULTS  # the bot takes over where the dialog was
@@ -146,7 +130,7 @@ async def test_a_restart_in_the_middle_of_a_hand_off_loses_nothing(res, tmp_path
 
     again = await Desk(res, db).start()  # a new process on the same database
     try:
-        update = _operator(9100, "Sono Giulia della cooperativa: come posso aiutarla?", card_id)
+        update = operator_reply(9100, "Sono Giulia della cooperativa: come posso aiutarla?", card_id)
         await again.feed(update)
         await again.feed(update)  # Telegram delivers it again: answered once
         assert again.to_family() == [f"<b>{res.catalogs.get('it')(T.FROM_PERSON)}</b>\n"
@@ -186,7 +170,7 @@ async def test_the_family_comes_back_to_the_bot_with_slash_bot_and_the_group_is_
     assert it(T.BACK_TO_BOT) in desk.to_family()[-1] or it(T.BACK_TO_BOT) in desk.to_family()[-2]
     assert "tornata al bot" in desk.to_group()[-1]["text"]
     before = len(desk.to_family())
-    await desk.feed(_operator(9200, "Ci sei?", desk.card_id()))
+    await desk.feed(operator_reply(9200, "Ci sei?", desk.card_id()))
     assert len(desk.to_family()) == before  # a closed hand-off reaches nobody
 
 

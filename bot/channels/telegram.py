@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -269,8 +269,10 @@ class TelegramChannel(Channel):
                 log.warning("could not set the command menu for %s (%s)", code or "default", type(exc).__name__)
 
 
-async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat_id: int) -> OperatorsDesk:
-    """The operators' group answers this channel's families (bot.handoff); topics if it has them."""
+async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat_id: int,
+                      others: Mapping[str, Channel] | None = None) -> OperatorsDesk:
+    """The operators' group answers this channel's families, and those of the `others` channels
+    running in the same process (bot.handoff); a topic per family if the group has topics."""
     topics = False
     try:
         topics = bool((await channel.telegram.get_chat(chat_id)).is_forum)
@@ -278,7 +280,7 @@ async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat
         log.warning("the operators' group cannot be read (%s): is the bot a member of it?", type(exc).__name__)
     resources = conversation.resources
     desk = OperatorsDesk(conversation.store, resources.kb, resources.catalogs, chat_id, channel.telegram,
-                         {CHANNEL: channel}, topics=topics)
+                         {CHANNEL: channel, **(others or {})}, topics=topics)
     channel.desk = desk
     conversation.handlers.update(desk.handlers)
     await conversation.resume_effects()  # hand-off messages a crash left saved but not yet relayed
