@@ -146,6 +146,34 @@ class TelegramSettings:
                    port=_port(env, 8443))
 
 
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+
+
+@dataclass(frozen=True)
+class HandoffTemplate:
+    """A WhatsApp message template (no variables) and the languages it was approved in."""
+
+    name: str
+    languages: tuple[str, ...] = ("it",)
+
+    @classmethod
+    def parse(cls, value: str | None) -> HandoffTemplate | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        name, _, langs = value.partition(":")
+        languages = tuple(code.strip() for code in langs.split(",") if code.strip()) or ("it",)
+        if not TEMPLATE_NAME.fullmatch(name) or not all(TEMPLATE_LANGUAGE.fullmatch(c) for c in languages):
+            raise SettingsError(f"WHATSAPP_HANDOFF_TEMPLATE='{value}' is not a template name and its languages, "
+                                "e.g. orienta_risposta:it,ar,en_US (lower-case name, Meta's language codes).")
+        return cls(name, languages)
+
+    def language_for(self, lang: str) -> str:
+        """The family's language if the template has it (ar, en → en_US), else the first one."""
+        return next((code for code in self.languages if code.split("_")[0] == lang.split("-")[0]), self.languages[0])
+
+
 @dataclass(frozen=True)
 class WhatsAppSettings:
     phone_id: str
@@ -155,6 +183,9 @@ class WhatsAppSettings:
     api_url: str = "https://graph.facebook.com"
     host: str = "0.0.0.0"  # HOST: where the webhook server listens
     port: int = 8000  # PORT
+    # WHATSAPP_HANDOFF_TEMPLATE=name[:lang,lang...]: a message template approved by Meta, sent
+    # to a family when an operator answers after WhatsApp's 24-hour window (first language: default).
+    handoff_template: HandoffTemplate | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> WhatsAppSettings:
@@ -165,4 +196,5 @@ class WhatsAppSettings:
                                 "(the app secret is required: every webhook call is checked with it).")
         return cls(*(env[n].strip() for n in names),
                    api_url=(env.get("WHATSAPP_API_URL") or "https://graph.facebook.com").strip(),
-                   host=(env.get("HOST") or "").strip() or "0.0.0.0", port=_port(env, 8000))
+                   host=(env.get("HOST") or "").strip() or "0.0.0.0", port=_port(env, 8000),
+                   handoff_template=HandoffTemplate.parse(env.get("WHATSAPP_HANDOFF_TEMPLATE")))

@@ -22,7 +22,8 @@ No phone number, platform id or name reaches the group unless the family typed i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 END_BUTTON = "h:fine"  # the card's button: the operator ends the hand-off
 END_COMMANDS = ("/fine", "/end")
+WINDOW_MARGIN = 120.0  # seconds: a reply this close to the end of WhatsApp's window is not risked
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "chat di prova"}
 WHAT_WAS_SENT = {"photo": "una foto", "document": "un documento", "voice": "un messaggio vocale",
                  "audio": "un audio", "video": "un video", "sticker": "un adesivo", "location": "una posizione"}
@@ -74,11 +76,12 @@ class OperatorsDesk:
     """The hand-offs of one bot, around the operators' Telegram group."""
 
     def __init__(self, store: SessionStore, kb: KnowledgeBase, catalogs: Catalogs, chat_id: int, telegram: Any,
-                 families: Mapping[str, Channel], topics: bool = False):
+                 families: Mapping[str, Channel], topics: bool = False, clock: Callable[[], float] = time.time):
         self.store, self.kb, self.catalogs, self.chat_id = store, kb, catalogs, chat_id
         self.telegram = telegram  # the PTB Bot that posts in the group
         self.families = families  # channel name -> the Channel that answers its families
         self.topics = topics  # the group has topics: one per family
+        self.clock = clock
 
     @property
     def handlers(self) -> dict[str, Handler]:
@@ -176,8 +179,37 @@ class OperatorsDesk:
         if family is None:
             await message.reply_text(f"Il canale {handoff.channel} non è attivo in questo processo del bot.")
             return
+        if self._window_closed(family, handoff):
+            await self._invite_back(message, family, handoff, update.update_id)
+            return
         await family.turn(handoff.user_id, FromPerson(text), once=f"telegram:update:{update.update_id}",
                           address=handoff.address, from_family=False)
+
+    def _window_closed(self, family: Channel, handoff: Handoff) -> bool:
+        """WhatsApp lets a business write freely only for 24 hours after the family's last
+        message (a little less here: the answer still has to leave the outbox)."""
+        if family.reply_window is None or handoff.heard is None:
+            return False
+        return self.clock() - handoff.heard.timestamp() > family.reply_window - WINDOW_MARGIN
+
+    async def _invite_back(self, message: Message, family: Channel, handoff: Handoff, update_id: int) -> None:
+        """The operator's text cannot reach the family: say so at once, and send the approved
+        template instead where one is configured (once per operator message)."""
+        if not await self.store.first_time(f"telegram:update:{update_id}"):
+            return
+        session = await self.store.load(handoff.channel, handoff.user_id)
+        sent = await family.reopen(handoff.user_id, handoff.address, session.lang if session and session.lang
+                                   else "it")
+        hours = int((family.reply_window or 0) // 3600)
+        if sent:
+            text = (f"⏰ La famiglia ha scritto l'ultima volta più di {hours} ore fa. WhatsApp non lascia "
+                    f"mandarle questo messaggio. Le ho mandato il modello «{sent}», che la invita a scrivere. "
+                    "Quando risponde, il suo messaggio arriva qui: allora scrivile di nuovo.")
+        else:
+            text = (f"⏰ La famiglia ha scritto l'ultima volta più di {hours} ore fa. WhatsApp non lascia "
+                    "mandarle questo messaggio: non le è arrivato. Le arriverà una risposta solo dopo un suo "
+                    "nuovo messaggio.")
+        await message.reply_text(text)
 
     async def _ended_by_operator(self, handoff: Handoff | None, update_id: int) -> None:
         if handoff is None:

@@ -98,6 +98,7 @@ _SCHEMA = (
         card    INTEGER NOT NULL,
         thread  INTEGER,
         opened  TEXT NOT NULL,
+        heard   TEXT,  -- the family's last message (WhatsApp: a reply is free for 24 hours after it)
         PRIMARY KEY (channel, user_id)
     )
     """,
@@ -164,13 +165,15 @@ class Queued:
 @dataclass(frozen=True)
 class Handoff:
     """An open hand-off: whose (channel, pseudonym), where to answer (the address, unsealed),
-    and where its card is in the operators' group (message id, and topic if the group has them)."""
+    and where its card is in the operators' group (message id, and topic if the group has them);
+    when the family last wrote (UTC), since WhatsApp lets a business reply freely for 24 hours."""
 
     channel: str
     user_id: str
     address: str
     card: int
     thread: int | None
+    heard: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ class SessionStore:
             await db.execute("PRAGMA secure_delete=ON")  # what is erased is overwritten, not left in free pages
             for statement in _SCHEMA:
                 await db.execute(statement)
+            await db._execute(lambda: _add_columns(db._conn))
             await db.execute(*_purge_seen())
             await db._execute(lambda: _adopt(db._conn, keys))
         except sqlite3.Error as exc:
@@ -455,8 +459,9 @@ class SessionStore:
         def work(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
-                db.execute("INSERT OR REPLACE INTO handoffs (channel, user_id, address, card, thread, opened)"
-                           " VALUES (?, ?, ?, ?, ?, ?)", (channel, user_id, sealed_address, card, thread, _now()))
+                now = _now()
+                db.execute("INSERT OR REPLACE INTO handoffs (channel, user_id, address, card, thread, opened, heard)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)", (channel, user_id, sealed_address, card, thread, now, now))
                 db.execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
                            (card, channel, user_id))
 
@@ -464,21 +469,30 @@ class SessionStore:
 
     async def handoff_of(self, channel: str, user_id: str) -> Handoff | None:
         rows = await self._db.execute_fetchall(
-            "SELECT channel, user_id, address, card, thread FROM handoffs WHERE channel = ? AND user_id = ?",
+            "SELECT channel, user_id, address, card, thread, heard FROM handoffs WHERE channel = ? AND user_id = ?",
             (channel, user_id))
         return next((self._handoff(r) for r in rows), None)
 
     async def handoff_at(self, message_id: int | None, thread: int | None) -> Handoff | None:
         """The open hand-off an operator's message answers: by the message it replies to, or its topic."""
         rows = await self._db.execute_fetchall(
-            "SELECT h.channel, h.user_id, h.address, h.card, h.thread FROM handoffs h"
+            "SELECT h.channel, h.user_id, h.address, h.card, h.thread, h.heard FROM handoffs h"
             " LEFT JOIN handoff_messages m ON m.channel = h.channel AND m.user_id = h.user_id"
             " WHERE m.message_id = ? OR (h.thread IS NOT NULL AND h.thread = ?) LIMIT 1", (message_id, thread))
         return next((self._handoff(r) for r in rows), None)
 
     async def note_handoff_message(self, handoff: Handoff, message_id: int) -> None:
-        await self._execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
-                            (message_id, handoff.channel, handoff.user_id))
+        """A family's message was posted in the group as `message_id`: replies to it reach the
+        family, and the family was heard now."""
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
+                           (message_id, handoff.channel, handoff.user_id))
+                db.execute("UPDATE handoffs SET heard = ? WHERE channel = ? AND user_id = ?",
+                           (_now(), handoff.channel, handoff.user_id))
+
+        await self._run(work)
 
     async def close_handoff(self, channel: str, user_id: str) -> None:
         """The hand-off ended: the family's address and the map of its messages are erased."""
@@ -491,9 +505,10 @@ class SessionStore:
         await self._run(work)
 
     def _handoff(self, row: tuple[object, ...]) -> Handoff:
-        channel, user_id, address, card, thread = row
+        channel, user_id, address, card, thread, heard = row
         return Handoff(str(channel), str(user_id), self.pseudonyms.unseal(str(address)) or "", int(card),  # type: ignore[call-overload]
-                       int(thread) if thread is not None else None)  # type: ignore[call-overload]
+                       int(thread) if thread is not None else None,  # type: ignore[call-overload]
+                       datetime.fromisoformat(str(heard)) if heard else None)
 
     async def _run(self, work) -> None:
         try:
@@ -644,6 +659,16 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
             db.execute("ROLLBACK")
         raise
     return pending
+
+
+# Columns added after a table was first shipped: a database made before gets them at open.
+_ADDED_COLUMNS = (("handoffs", "heard", "TEXT"),)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 SCHEMA_VERSION = 2  # 2: users are keyed by pseudonyms and outbox addresses are sealed

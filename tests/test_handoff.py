@@ -5,20 +5,25 @@ restart in the middle loses nothing. Offline, through PTB's process_update and a
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from telegram import Update
 
 from bot.channels.telegram import TelegramChannel, attach_desk, build_application
-from bot.config import Config, SettingsError, TelegramSettings
+from bot.channels.whatsapp import WhatsAppChannel, create_app
+from bot.config import Config, HandoffTemplate, SettingsError, TelegramSettings, WhatsAppSettings
 from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.context import State
 from bot.storage import SessionStore
 from tests.conftest import TODAY, Chat
 from tests.telegram_fakes import GROUP, TOKEN, RecordingRequest, Updates, operator_reply
+from tests.test_whatsapp import SETTINGS as WHATSAPP
+from tests.test_whatsapp import GraphApi, Webhook
 
 FAMILY = 8123456789
 
@@ -26,8 +31,9 @@ FAMILY = 8123456789
 class Desk:
     """One Telegram bot process: families in private chats, the operators' group beside them."""
 
-    def __init__(self, res, db: Path):
-        self.res, self.db = replace(res, people=True), db
+    def __init__(self, res, db: Path, whatsapp: WhatsAppSettings = WHATSAPP):
+        self.res, self.db, self.whatsapp_settings = replace(res, people=True), db, whatsapp
+        self.later = 0.0  # seconds the desk's clock is ahead of the real one
 
     async def start(self) -> Desk:
         self.store = await SessionStore.open(self.db)
@@ -37,19 +43,30 @@ class Desk:
                                      updates_request=RecordingRequest())
         conversation = Conversation(self.res, self.store, lambda: TODAY)
         self.channel.attach_outbox(conversation)
+        self.graph = GraphApi()  # families on WhatsApp, in the same process
+        self.whatsapp = WhatsAppChannel(self.whatsapp_settings, None, self.res.catalogs,
+                                        session=httpx.AsyncClient(transport=httpx.MockTransport(self.graph)))
+        self.whatsapp.attach_outbox(conversation)
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.whatsapp)),
+                                      base_url="http://127.0.0.1")
+        self.wa = Webhook(self.http, self.graph, self.whatsapp)
         await self.app.initialize()
-        await attach_desk(self.channel, conversation, GROUP)
+        self.desk = await attach_desk(self.channel, conversation, GROUP, others={"whatsapp": self.whatsapp})
+        self.desk.clock = lambda: time.time() + self.later
         return self
 
     async def stop(self) -> None:
-        assert self.channel.outbox is not None
-        await self.channel.outbox.close()
+        for channel in (self.channel, self.whatsapp):
+            assert channel.outbox is not None
+            await channel.outbox.close()
+        await self.http.aclose()
         await self.app.shutdown()
         await self.store.close()
 
     async def feed(self, data: dict) -> None:
         await self.app.process_update(Update.de_json(data, self.app.bot))
-        assert self.channel.outbox is not None and await self.channel.outbox.drained(10)
+        for channel in (self.channel, self.whatsapp):
+            assert channel.outbox is not None and await channel.outbox.drained(10)
 
     def to_family(self) -> list[str]:
         """What the family read (without the invisible marks that keep right-to-left text in order)."""
@@ -185,6 +202,69 @@ async def test_forget_during_a_hand_off_tells_the_group_and_keeps_nothing(desk: 
     assert await desk.store.load("telegram", key) is None
 
 
+async def whatsapp_family_asks_for_a_person(desk: Desk) -> int:
+    """An Arabic-speaking family on WhatsApp reaches a person; the card's message id."""
+    await desk.wa.text("مرحبا")
+    for row in ("c:015077", "a:6-14", "n:school"):
+        await desk.wa.choose(row)
+    await desk.wa.choose("h:person", "button_reply")
+    for channel in (desk.channel, desk.whatsapp):
+        assert channel.outbox is not None and await channel.outbox.drained(10)
+    assert "Canale: WhatsApp" in desk.to_group()[-1]["text"]
+    return desk.card_id()
+
+
+async def test_a_whatsapp_familys_operator_answers_within_the_24_hours(desk: Desk, res):
+    card_id = await whatsapp_family_asks_for_a_person(desk)
+    desk.later = 23 * 3600  # the family wrote 23 hours ago: still inside WhatsApp's window
+    await desk.feed(operator_reply(9300, "Buongiorno, sono Samira, mediatrice.", card_id))
+    assert "Buongiorno, sono Samira, mediatrice." in desk.graph.texts()[-1]
+    assert res.catalogs.get("ar")(T.FROM_PERSON) in desk.graph.texts()[-1]
+
+
+async def test_after_whatsapps_24_hours_the_operator_is_told_at_once_and_nothing_is_lost_silently(desk: Desk):
+    card_id = await whatsapp_family_asks_for_a_person(desk)
+    sent = len(desk.graph.messages())
+    desk.later = 25 * 3600
+    await desk.feed(operator_reply(9301, "Buongiorno, sono Samira, mediatrice.", card_id))
+    assert len(desk.graph.messages()) == sent  # WhatsApp would refuse it: not sent
+    notice = desk.to_group()[-1]["text"]
+    assert "24 ore" in notice and "non le è arrivato" in notice
+
+    await desk.wa.text("Sono qui")  # the family writes again: the window opens again
+    assert desk.to_group()[-1]["text"] == "💬 Sono qui"
+    desk.later = 0
+    await desk.feed(operator_reply(9302, "Eccomi: domani alle 10?", card_id))
+    assert "Eccomi: domani alle 10?" in desk.graph.texts()[-1]
+
+
+async def test_after_24_hours_the_configured_template_goes_to_the_family_in_its_language(res, tmp_path: Path):
+    template = HandoffTemplate.parse("orienta_risposta:it,ar,en_US")
+    desk = await Desk(res, tmp_path / "desk.sqlite3", replace(WHATSAPP, handoff_template=template)).start()
+    try:
+        card_id = await whatsapp_family_asks_for_a_person(desk)
+        desk.later = 30 * 3600
+        update = operator_reply(9303, "Buongiorno, sono Samira.", card_id)
+        await desk.feed(update)
+        await desk.feed(update)  # delivered twice by Telegram: one template
+        templates = [m for m in desk.graph.messages() if m["type"] == "template"]
+        assert [(t["template"]["name"], t["template"]["language"]["code"]) for t in templates] == [
+            ("orienta_risposta", "ar")]
+        assert "«orienta_risposta»" in desk.to_group()[-1]["text"]
+        assert "Samira" not in json.dumps(desk.graph.messages())  # the operator's words are not sent
+    finally:
+        await desk.stop()
+
+
+@pytest.mark.parametrize("value", ["Orienta Risposta", "orienta:italiano", "orienta:it,"])
+def test_a_malformed_template_setting_is_one_clear_error(value):
+    if value == "orienta:it,":  # a trailing comma is forgiven: the languages are it
+        assert HandoffTemplate.parse(value) == HandoffTemplate("orienta", ("it",))
+        return
+    with pytest.raises(SettingsError, match="WHATSAPP_HANDOFF_TEMPLATE"):
+        HandoffTemplate.parse(value)
+
+
 def test_without_an_operators_group_the_family_gets_the_contacts_not_a_promise(res):
     chat = Chat(res)
     chat.say("Ciao")
@@ -204,3 +284,25 @@ def test_a_malformed_operators_chat_id_is_one_clear_error():
     with pytest.raises(SettingsError, match="OPERATORS_CHAT_ID"):
         Config.from_env({"OPERATORS_CHAT_ID": "operatori"})
     assert Config.from_env({"OPERATORS_CHAT_ID": str(GROUP)}).operators_chat_id == GROUP
+
+
+async def test_a_database_from_before_the_24_hour_window_opens_and_keeps_its_hand_offs(tmp_path: Path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite3"
+    store = await SessionStore.open(db)
+    await store.close()
+    with sqlite3.connect(db) as old:  # the handoffs table as the first hand-off release made it
+        old.execute("DROP TABLE handoffs")
+        old.execute("CREATE TABLE handoffs (channel TEXT NOT NULL, user_id TEXT NOT NULL, address TEXT NOT NULL,"
+                    " card INTEGER NOT NULL, thread INTEGER, opened TEXT NOT NULL, PRIMARY KEY (channel, user_id))")
+        old.execute("INSERT INTO handoffs VALUES ('telegram', 'u1', 'x', 101, NULL, '2026-12-01T10:00:00+00:00')")
+    store = await SessionStore.open(db)
+    try:
+        kept = await store.handoff_of("telegram", "u1")
+        assert kept is not None and kept.card == 101 and kept.heard is None  # no window known: not refused
+        await store.note_handoff_message(kept, 102)
+        again = await store.handoff_of("telegram", "u1")
+        assert again is not None and again.heard is not None
+    finally:
+        await store.close()

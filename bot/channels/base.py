@@ -60,6 +60,14 @@ class Channel:
         self.fair = FairUse()
         return self.outbox
 
+    # How long after the user's last message the platform lets the bot write freely (None: always).
+    reply_window: float | None = None
+
+    async def reopen(self, user_id: str, address: str, lang: str) -> str | None:
+        """Outside the reply window, invite the user to write again (a template the platform
+        allows); the name of what was queued, or None where the channel has no such way."""
+        return None
+
     def bodies(self, replies: list[Reply]) -> list[str]:
         """The platform's messages for a turn's replies, each as the text the outbox keeps."""
         raise NotImplementedError

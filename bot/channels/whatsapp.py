@@ -191,6 +191,7 @@ class Outgoing:
     buttons: tuple[tuple[str, str], ...] = ()  # (id, title) reply buttons
     rows: tuple[tuple[str, str, str | None], ...] = ()  # (id, title, description) list rows
     list_button: str = ""
+    template: tuple[str, str] | None = None  # (name, language): a message template, in place of the text
 
 
 def _texts(replies: list[Reply], limit: int) -> list[str]:
@@ -348,6 +349,20 @@ class WhatsAppChannel(Channel):
     def bodies(self, replies: list[Reply]) -> list[str]:
         return [_body(m) for m in render(replies, self.translator(replies))]
 
+    reply_window = WINDOW_SECONDS
+
+    async def reopen(self, user_id: str, address: str, lang: str) -> str | None:
+        """The hand-off template (WHATSAPP_HANDOFF_TEMPLATE), in the family's language where
+        it was approved in it, through the outbox like any answer."""
+        template = self.settings.handoff_template
+        if template is None:
+            return None
+        message = Outgoing("", template=(template.name, template.language_for(lang)))
+        await self.attached.store.queue(CHANNEL, user_id, [(address, _body(message))])
+        if self.outbox is not None:
+            self.outbox.kick(user_id)
+        return template.name
+
     async def deliver(self, message: Queued) -> None:
         """One message through pywa's client; Meta's errors sorted into "later" and "never"."""
         from pywa.errors import ThrottlingError, TooManyMessages, WhatsAppError
@@ -369,7 +384,11 @@ class WhatsAppChannel(Channel):
         from pywa_async.types import Section, SectionList, SectionRow
 
         for m in messages:
-            if m.buttons:
+            if m.template:
+                from pywa_async.types.templates import TemplateLanguage
+
+                await self.wa.send_template(to=to, name=m.template[0], language=TemplateLanguage(m.template[1]))
+            elif m.buttons:
                 await self.wa.send_message(to=to, text=m.text, buttons=[WaButton(t, i) for i, t in m.buttons])
             elif m.rows:
                 rows = [SectionRow(title=t, callback_data=i, description=d) for i, t, d in m.rows]
@@ -390,8 +409,10 @@ def _body(message: Outgoing) -> str:
 
 def _outgoing(body: str) -> Outgoing:
     data = json.loads(body)
+    template = data.get("template")
     return Outgoing(data["text"], tuple(tuple(b) for b in data.get("buttons") or ()),
-                    tuple(tuple(r) for r in data.get("rows") or ()), data.get("list_button") or "")
+                    tuple(tuple(r) for r in data.get("rows") or ()), data.get("list_button") or "",
+                    (str(template[0]), str(template[1])) if template else None)
 
 
 def create_app(channel: WhatsAppChannel, path: str = "/webhook") -> Starlette:
