@@ -21,6 +21,8 @@ No phone number, platform id or name reaches the group unless the family typed i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -30,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot.dialogs.model import FromPerson, PersonDone
+from bot.config import TIMEZONE
+from bot.dialogs.model import FromPerson, NobodyAnswered, PersonDone
 from bot.effects import Handler
-from bot.i18n import Catalogs
+from bot.hours import earliest, italian_holidays, opens_at
+from bot.i18n import Catalogs, hours_lines
 from bot.knowledge import KnowledgeBase
 from bot.storage import Handoff, PendingEffect, SessionStore
 
@@ -43,14 +47,17 @@ log = logging.getLogger(__name__)
 
 END_BUTTON = "h:fine"  # the card's button: the operator ends the hand-off
 END_COMMANDS = ("/fine", "/end")
+REMIND_EVERY = 60.0  # seconds between looks for families nobody answered
 WINDOW_MARGIN = 120.0  # seconds: a reply this close to the end of WhatsApp's window is not risked
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "chat di prova"}
 WHAT_WAS_SENT = {"photo": "una foto", "document": "un documento", "voice": "un messaggio vocale",
                  "audio": "un audio", "video": "un video", "sticker": "un adesivo", "location": "una posizione"}
 
 
-def card_text(data: Mapping[str, Any], kb: KnowledgeBase, catalogs: Catalogs, channel: str) -> str:
-    """The hand-off card, in Italian, for the cooperative's people: what the family asked."""
+def card_text(data: Mapping[str, Any], kb: KnowledgeBase, catalogs: Catalogs, channel: str,
+              read_at: datetime | None = None) -> str:
+    """The hand-off card, in Italian, for the cooperative's people: what the family asked, who
+    among the mediators speaks its language, and when the family was told the group reads it."""
     comune = kb.comuni[data["comune"]].name if data.get("comune") in kb.comuni else "non detto"
     if data.get("municipio"):
         comune += f" (Municipio {data['municipio']})"
@@ -68,6 +75,16 @@ def card_text(data: Mapping[str, Any], kb: KnowledgeBase, catalogs: Catalogs, ch
     ]
     if data.get("words"):
         lines.append(f"Ha scritto: «{data['words']}»")
+    lang = data.get("lang") or "it"
+    mediators = kb.operators.speaking(lang)
+    if mediators:
+        it = catalogs.get("it")
+        lines.append(f"Mediatori che parlano {catalogs.name_of(lang, 'it')}: " + ", ".join(
+            m.telegram + (f" ({'; '.join(hours_lines(m.hours, it))})" if m.hours.blocks else "") for m in mediators))
+    if read_at is not None:
+        it = catalogs.get("it")
+        day, hour = it.day_names([read_at.weekday()]), it.clock(read_at.time())
+        lines.append(f"Arrivata fuori orario: alla famiglia ho detto che la leggete {day} dalle {hour}.")
     lines.append("Rispondi a questo messaggio: la risposta arriva alla famiglia. Per chiudere: /fine o il pulsante.")
     return "\n".join(lines)
 
@@ -82,6 +99,57 @@ class OperatorsDesk:
         self.families = families  # channel name -> the Channel that answers its families
         self.topics = topics  # the group has topics: one per family
         self.clock = clock
+        self._watcher: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> datetime:
+        """The time in Milan (aware)."""
+        return datetime.fromtimestamp(self.clock(), TIMEZONE)
+
+    def read_at(self, now: datetime) -> datetime | None:
+        """When the group is read next, if it is not read now (knowledge/operators.yaml); aware."""
+        hours = self.kb.operators.hours
+        if not hours.blocks:
+            return None
+        local = now.replace(tzinfo=None)
+        state = earliest(hours.blocks, local, italian_holidays({local.year, local.year + 1}))
+        opens = opens_at(state)
+        return opens.replace(tzinfo=TIMEZONE) if opens else None
+
+    def start(self) -> None:
+        """Look for unanswered hand-offs every REMIND_EVERY seconds, while the bot runs."""
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(REMIND_EVERY)
+            try:
+                await self.remind_unanswered()
+            except Exception as exc:  # a network fault or a full disk: tried again next time
+                log.warning("could not remind the families waiting (%s)", type(exc).__name__)
+
+    async def remind_unanswered(self) -> None:
+        """Families nobody answered in time (operators.yaml, answer_within_hours) are told so,
+        with the cooperative's contacts; the group is told too. Once per hand-off."""
+        for handoff in await self.store.handoffs_unanswered(self.now()):
+            family = self.families.get(handoff.channel)
+            if family is None:
+                continue  # the channel runs in another process: that one reminds
+            if not self._window_closed(family, handoff):
+                await family.turn(handoff.user_id, NobodyAnswered(), once=f"handoff:no-answer:{handoff.card}",
+                                  address=handoff.address, from_family=False)
+            await self.store.no_reminder(handoff)
+            await self._post("⏰ Nessuno ha ancora risposto a questa famiglia. Le ho dato i contatti della "
+                             "cooperativa. La conversazione resta aperta: rispondete qui.",
+                             thread=handoff.thread, reply_to=handoff.card)
 
     @property
     def handlers(self) -> dict[str, Handler]:
@@ -100,14 +168,17 @@ class OperatorsDesk:
         data = item.effect.data
         if await store.handoff_of(item.channel, data["user"]) is not None:
             return  # done before a crash: not a second card
-        text = card_text(data, self.kb, self.catalogs, item.channel)
+        now = self.now()
+        read_at = self.read_at(now)
+        text = card_text(data, self.kb, self.catalogs, item.channel, read_at)
         thread = None
         if self.topics:
-            name = text.splitlines()[1].removeprefix("Lingua: ") + " · " + datetime.now().strftime("%d/%m %H:%M")
+            name = text.splitlines()[1].removeprefix("Lingua: ") + " · " + now.strftime("%d/%m %H:%M")
             thread = (await self.telegram.create_forum_topic(self.chat_id, name[:128])).message_thread_id
         card = await self._post(text, thread=thread, markup=InlineKeyboardMarkup(
             [[InlineKeyboardButton("Chiudi: torna il bot", callback_data=END_BUTTON)]]))
-        await store.open_handoff(item.channel, data["user"], data["to"], card.message_id, thread)
+        await store.open_handoff(item.channel, data["user"], data["to"], card.message_id, thread,
+                                 remind=(read_at or now) + self.kb.operators.answer_within)
 
     async def _say(self, store: SessionStore, item: PendingEffect) -> None:
         data = item.effect.data
@@ -182,6 +253,7 @@ class OperatorsDesk:
         if self._window_closed(family, handoff):
             await self._invite_back(message, family, handoff, update.update_id)
             return
+        await self.store.no_reminder(handoff)  # someone answered
         await family.turn(handoff.user_id, FromPerson(text), once=f"telegram:update:{update.update_id}",
                           address=handoff.address, from_family=False)
 

@@ -57,3 +57,22 @@ def opening(block: HoursBlock, now: datetime, closed_days: Collection[date]) -> 
         if starts:
             return Opening(False, next_day=day, next_time=starts[0], holiday_today=holiday)
     return Opening(False, holiday_today=holiday)
+
+
+def earliest(blocks: Collection[HoursBlock], now: datetime, closed_days: Collection[date]) -> Opening:
+    """Where several blocks of hours stand together: open if any is, else the soonest opening."""
+    states = [opening(block, now, closed_days) for block in blocks]
+    open_now = [s for s in states if s.open_now]
+    if open_now:
+        return max(open_now, key=lambda s: s.until or time.min)
+    later = [s for s in states if s.next_day and s.next_time]
+    if later:
+        return min(later, key=lambda s: (s.next_day, s.next_time))
+    return Opening(False, holiday_today=any(s.holiday_today for s in states))
+
+
+def opens_at(state: Opening) -> datetime | None:
+    """The (naive, Milan) time a closed desk opens next; None when open or not within two weeks."""
+    if state.open_now or state.next_day is None or state.next_time is None:
+        return None
+    return datetime.combine(state.next_day, state.next_time)

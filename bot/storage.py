@@ -99,6 +99,7 @@ _SCHEMA = (
         thread  INTEGER,
         opened  TEXT NOT NULL,
         heard   TEXT,  -- the family's last message (WhatsApp: a reply is free for 24 hours after it)
+        remind  TEXT,  -- no answer from the group by then: the family is told again (NULL: answered, or told)
         PRIMARY KEY (channel, user_id)
     )
     """,
@@ -454,14 +455,16 @@ class SessionStore:
         return next((user for (user,) in rows), None)
 
     async def open_handoff(self, channel: str, user_id: str, sealed_address: str, card: int,
-                           thread: int | None) -> None:
-        """A hand-off's card is in the operators' group: remember where, and whom it is for."""
+                           thread: int | None, remind: datetime | None = None) -> None:
+        """A hand-off's card is in the operators' group: remember where, whom it is for, and
+        when to tell the family again if nobody answers."""
         def work(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("BEGIN")
                 now = _now()
-                db.execute("INSERT OR REPLACE INTO handoffs (channel, user_id, address, card, thread, opened, heard)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)", (channel, user_id, sealed_address, card, thread, now, now))
+                db.execute("INSERT OR REPLACE INTO handoffs (channel, user_id, address, card, thread, opened, heard,"
+                           " remind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (channel, user_id, sealed_address, card, thread, now, now, _utc(remind)))
                 db.execute("INSERT OR REPLACE INTO handoff_messages (message_id, channel, user_id) VALUES (?, ?, ?)",
                            (card, channel, user_id))
 
@@ -493,6 +496,18 @@ class SessionStore:
                            (_now(), handoff.channel, handoff.user_id))
 
         await self._run(work)
+
+    async def handoffs_unanswered(self, now: datetime) -> list[Handoff]:
+        """Open hand-offs nobody in the group has answered by their reminder time."""
+        rows = await self._db.execute_fetchall(
+            "SELECT channel, user_id, address, card, thread, heard FROM handoffs"
+            " WHERE remind IS NOT NULL AND remind <= ? ORDER BY remind", (_utc(now),))
+        return [self._handoff(r) for r in rows]
+
+    async def no_reminder(self, handoff: Handoff) -> None:
+        """Someone answered (or the family was told already): no reminder for this hand-off."""
+        await self._execute("UPDATE handoffs SET remind = NULL WHERE channel = ? AND user_id = ?",
+                            (handoff.channel, handoff.user_id))
 
     async def close_handoff(self, channel: str, user_id: str) -> None:
         """The hand-off ended: the family's address and the map of its messages are erased."""
@@ -662,7 +677,7 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
 
 
 # Columns added after a table was first shipped: a database made before gets them at open.
-_ADDED_COLUMNS = (("handoffs", "heard", "TEXT"),)
+_ADDED_COLUMNS = (("handoffs", "heard", "TEXT"), ("handoffs", "remind", "TEXT"))
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
@@ -741,3 +756,8 @@ def _session(data: str | None) -> Session | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """A moment as stored: UTC, to the second (so that stored times compare as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment is not None else None

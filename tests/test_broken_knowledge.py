@@ -107,6 +107,19 @@ BROKEN: list[tuple[str, str, str, str]] = [
     ("needs.yaml", 'instead_of: {school: ["0-5"]}', 'instead_of: {school: ["0-6"]}', "field 'instead_of.school'"),
     ("needs.yaml", 'instead_of: {school: ["0-5"]}', 'instead_of: {shcool: ["0-5"]}', "field 'instead_of.shcool'"),
     ("needs.yaml", 'instead_of: {school: ["0-5"]}', "instead_of: {school: 0-5}", "field 'instead_of.school'"),
+    # who reads the operators' group, and when
+    ("operators.yaml", "answer_within_hours: 4", "answer_within_hours: soon", "field 'answer_within_hours'"),
+    ("operators.yaml", "answer_within_hours: 4", "answer_within_hours: 0", "field 'answer_within_hours'"),
+    ("operators.yaml", "hours: {status: not-published}", "hours: {status: published}", "field 'hours.blocks'"),
+    ("operators.yaml", "mediators: []", "mediators:\n  - {telegram: samira, languages: [ar]}",
+     "field 'mediators[1].telegram'"),
+    ("operators.yaml", "mediators: []", 'mediators:\n  - {telegram: "@samira_pi", languages: [arabo]}',
+     "field 'mediators[1].languages'"),
+    ("operators.yaml", "mediators: []", 'mediators:\n  - {telegram: "@samira_pi", languages: [ar], hours: '
+     '{status: published, blocks: [{slots: [{days: [lun], from: "09:00", to: "13:00"}]}]}}',
+     "field 'mediators[1].hours.blocks[1].slots[1].days'"),
+    ("operators.yaml", "mediators: []", "mediators: samira", "field 'mediators'"),
+    ("operators.yaml", "mediators: []", "mediators: []\nmediatori: []", "field 'mediatori'"),
 ]
 
 

@@ -4,10 +4,13 @@ restart in the middle loses nothing. Offline, through PTB's process_update and a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from bot.config import Config, HandoffTemplate, SettingsError, TelegramSettings,
 from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.context import State
+from bot.knowledge import Hours, HoursBlock, Mediator, Operators, Slot
 from bot.storage import SessionStore
 from tests.conftest import TODAY, Chat
 from tests.telegram_fakes import GROUP, TOKEN, RecordingRequest, Updates, operator_reply
@@ -28,12 +32,18 @@ from tests.test_whatsapp import GraphApi, Webhook
 FAMILY = 8123456789
 
 
+def unmarked(text: str) -> str:
+    """Without the invisible marks that keep right-to-left text in order."""
+    return text.translate(dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069")))
+
+
 class Desk:
     """One Telegram bot process: families in private chats, the operators' group beside them."""
 
-    def __init__(self, res, db: Path, whatsapp: WhatsAppSettings = WHATSAPP):
+    def __init__(self, res, db: Path, whatsapp: WhatsAppSettings = WHATSAPP, clock=lambda: TODAY):
         self.res, self.db, self.whatsapp_settings = replace(res, people=True), db, whatsapp
         self.later = 0.0  # seconds the desk's clock is ahead of the real one
+        self.clock = clock  # what the dialog is told of time: today, or the time in Milan
 
     async def start(self) -> Desk:
         self.store = await SessionStore.open(self.db)
@@ -41,7 +51,7 @@ class Desk:
         self.channel = TelegramChannel(None, self.res.catalogs)
         self.app = build_application(TelegramSettings(token=TOKEN), self.channel, request=self.api,
                                      updates_request=RecordingRequest())
-        conversation = Conversation(self.res, self.store, lambda: TODAY)
+        conversation = Conversation(self.res, self.store, self.clock)
         self.channel.attach_outbox(conversation)
         self.graph = GraphApi()  # families on WhatsApp, in the same process
         self.whatsapp = WhatsAppChannel(self.whatsapp_settings, None, self.res.catalogs,
@@ -56,6 +66,7 @@ class Desk:
         return self
 
     async def stop(self) -> None:
+        await self.desk.close()
         for channel in (self.channel, self.whatsapp):
             assert channel.outbox is not None
             await channel.outbox.close()
@@ -65,13 +76,24 @@ class Desk:
 
     async def feed(self, data: dict) -> None:
         await self.app.process_update(Update.de_json(data, self.app.bot))
+        await self.drained()
+
+    async def drained(self) -> None:
         for channel in (self.channel, self.whatsapp):
             assert channel.outbox is not None and await channel.outbox.drained(10)
 
+    def at(self, moment: datetime) -> None:
+        """Move the desk's clock (and the dialog's, if it follows it) to `moment`."""
+        self.later = moment.timestamp() - time.time()
+
+    async def remind(self) -> None:
+        """One look for families nobody answered in time, as the running bot takes every minute."""
+        await self.desk.remind_unanswered()
+        await self.drained()
+
     def to_family(self) -> list[str]:
         """What the family read (without the invisible marks that keep right-to-left text in order)."""
-        marks = dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069"))
-        return [p["text"].translate(marks) for p in self.api.sent() if int(p["chat_id"]) == FAMILY]
+        return [unmarked(p["text"]) for p in self.api.sent() if int(p["chat_id"]) == FAMILY]
 
     def to_group(self) -> list[dict]:
         return [p for p in self.api.sent() if int(p["chat_id"]) == GROUP]
@@ -263,6 +285,94 @@ def test_a_malformed_template_setting_is_one_clear_error(value):
         return
     with pytest.raises(SettingsError, match="WHATSAPP_HANDOFF_TEMPLATE"):
         HandoffTemplate.parse(value)
+
+
+ROME = ZoneInfo("Europe/Rome")
+WEEKDAYS_9_TO_17 = Hours("published", (HoursBlock(None, (Slot((0, 1, 2, 3, 4), dt.time(9), dt.time(17)),)),))
+
+
+def with_operators(res, **fields):
+    """Resources whose operators' group is read Monday to Friday, 9 to 17, with these changes."""
+    operators = Operators(**{"hours": WEEKDAYS_9_TO_17, **fields})
+    return replace(res, people=True, kb=replace(res.kb, operators=operators))
+
+
+@pytest.mark.parametrize(("now", "told"), [
+    (datetime(2026, 11, 28, 11, 0), (0, "09:00")),  # Saturday: read on Monday
+    (datetime(2026, 11, 25, 18, 30), (3, "09:00")),  # Wednesday evening: Thursday morning
+    (datetime(2026, 12, 8, 10, 0), (2, "09:00")),  # Tuesday, but the Immacolata: Wednesday
+    (datetime(2026, 11, 25, 10, 0), None),  # Wednesday morning: someone reads it now
+])
+def test_outside_the_operators_hours_the_family_is_told_when_someone_reads_it(res, now, told):
+    chat = Chat(with_operators(res), lang="it", today=now)
+    chat.start()
+    chat.command("persona")
+    it = res.catalogs.get("it")
+    said = chat.replies[0].text
+    assert it(T.PERSON_ASKED) in said
+    if told:
+        assert it(T.PERSON_LATER, day=it.day_names([told[0]]), time=told[1]) in said
+    else:
+        assert "nessuno legge" not in said
+
+
+def test_without_the_operators_hours_no_time_is_promised(res):
+    chat = Chat(replace(res, people=True), lang="it", today=datetime(2026, 11, 28, 23, 0))
+    chat.start()
+    chat.command("persona")
+    assert "nessuno legge" not in chat.replies[0].text  # knowledge/operators.yaml ships no hours
+
+
+async def test_a_request_on_saturday_names_the_mediator_and_is_recalled_on_monday_if_nobody_answers(
+        res, tmp_path: Path):
+    samira = Mediator("@samira_pi", ("ar", "fr"), WEEKDAYS_9_TO_17)
+    desk = Desk(with_operators(res, mediators=(samira, Mediator("@olena_pi", ("uk",)))), tmp_path / "d.sqlite3",
+                clock=lambda: datetime.fromtimestamp(time.time() + desk.later, ROME).replace(tzinfo=None))
+    await desk.start()
+    try:
+        desk.at(datetime(2026, 11, 28, 11, 0, tzinfo=ROME))  # a Saturday
+        family = Updates(user_id=FAMILY, language_code="ar")
+        await desk.feed(family.text("/start"))
+        await desk.feed(family.text("/persona"))
+        ar = res.catalogs.get("ar")
+        later = ar(T.PERSON_LATER, day=ar.day_names([0]), time=ar.clock(dt.time(9)))
+        assert unmarked(later) in desk.to_family()[-1]
+        card = desk.to_group()[-1]["text"]
+        assert "Mediatori che parlano arabo: @samira_pi (" in card and "@olena_pi" not in card
+        assert "Arrivata fuori orario" in card and "lunedì dalle 09:00" in card
+
+        desk.at(datetime(2026, 11, 30, 12, 59, tzinfo=ROME))  # Monday, 3 h 59 min after the group opened
+        await desk.remind()
+        told = len(desk.to_family())
+        desk.at(datetime(2026, 11, 30, 13, 1, tzinfo=ROME))  # 4 h: nobody answered
+        await desk.remind()
+        await desk.remind()  # told once
+        assert len(desk.to_family()) == told + 1
+        reminder = desk.to_family()[-1]
+        assert unmarked(ar(T.PERSON_NO_ANSWER, contacts="")).rstrip() in reminder
+        assert all(c.value in reminder for c in res.kb.fallback.contacts)
+        assert desk.to_group()[-1]["text"].startswith("⏰ Nessuno ha ancora risposto")
+        session = await desk.store.load("telegram", desk.channel.key_of(str(FAMILY)))
+        assert session.state == State.WITH_PERSON  # still open: a person may answer here
+    finally:
+        await desk.stop()
+
+
+async def test_a_family_answered_in_time_gets_no_reminder(res, tmp_path: Path):
+    desk = Desk(with_operators(res), tmp_path / "d.sqlite3")
+    await desk.start()
+    try:
+        desk.at(datetime(2026, 11, 25, 10, 0, tzinfo=ROME))
+        family = Updates(user_id=FAMILY, language_code="it")
+        await desk.feed(family.text("/start"))
+        await desk.feed(family.text("/persona"))
+        await desk.feed(operator_reply(9400, "Buongiorno!", desk.card_id()))
+        desk.at(datetime(2026, 11, 25, 18, 0, tzinfo=ROME))
+        before = len(desk.to_family())
+        await desk.remind()
+        assert len(desk.to_family()) == before
+    finally:
+        await desk.stop()
 
 
 def test_without_an_operators_group_the_family_gets_the_contacts_not_a_promise(res):

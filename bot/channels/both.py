@@ -103,6 +103,8 @@ async def _run(application, telegram: tg.TelegramChannel, whatsapp: wa.WhatsAppC
                     raise result
         finally:
             watcher.cancel()
+            if telegram.desk is not None:
+                await telegram.desk.close()
             for outbox in outboxes:
                 if not await outbox.drained(tg.DRAIN_SECONDS):
                     log.warning("answers for %d users stay in the outbox for the next start", outbox.busy)

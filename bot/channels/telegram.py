@@ -284,6 +284,7 @@ async def attach_desk(channel: TelegramChannel, conversation: Conversation, chat
     channel.desk = desk
     conversation.handlers.update(desk.handlers)
     await conversation.resume_effects()  # hand-off messages a crash left saved but not yet relayed
+    desk.start()  # families nobody answered in time are told so
     return desk
 
 
@@ -358,6 +359,8 @@ async def _run(application: Application, channel: TelegramChannel, conversation:
             else:
                 await poll(application, channel, stop)
         finally:
+            if channel.desk is not None:
+                await channel.desk.close()
             if not await outbox.drained(DRAIN_SECONDS):
                 log.warning("answers for %d users stay in the outbox for the next start", outbox.busy)
             await outbox.close()

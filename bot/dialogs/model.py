@@ -87,7 +87,14 @@ class PersonDone:
     client_lang: str | None = None
 
 
-Event = Text | Press | Command | Location | Other | Resume | Repeat | FromPerson | PersonDone
+@dataclass(frozen=True)
+class NobodyAnswered:
+    """The operators' group has not answered a family's request in the time set (bot.handoff)."""
+
+    client_lang: str | None = None
+
+
+Event = Text | Press | Command | Location | Other | Resume | Repeat | FromPerson | PersonDone | NobodyAnswered
 
 # ------------------------------------------------------------------ replies
 

@@ -58,6 +58,7 @@ from bot.dialogs.model import (
     Event,
     FromPerson,
     Location,
+    NobodyAnswered,
     Other,
     PersonDone,
     Press,
@@ -79,6 +80,7 @@ from bot.dialogs.results import (
     show_service,
 )
 from bot.dialogs.slots import BY_PREFIX, BY_SLOT, BY_STATE, QUESTIONS, Reading, choose_comune, set_comune
+from bot.hours import earliest
 from bot.i18n import FSI, PDI, RLM, Catalogs, rtl_lines
 from bot.knowledge import KnowledgeBase
 from bot.text import clean_user_text, normalize
@@ -404,7 +406,28 @@ def ask_person(s: Session, event: Event, ctx: Ctx) -> Outcome:
             fresh, greeting = start(s, Command("start"), ctx)
             return fresh, [*greeting[:1], reply, *greeting[1:]]
         return s, [reply, question(s, ctx)]
-    return s.evolve(state=State.WITH_PERSON, before_person=str(s.state), choices=()), [msg(tr(T.PERSON_ASKED))]
+    later = _when_read(ctx)
+    when = tr(T.PERSON_LATER, day=tr.day_names([later.weekday()]), time=tr.clock(later.time())) if later else ""
+    return s.evolve(state=State.WITH_PERSON, before_person=str(s.state), choices=()), [msg(tr(T.PERSON_ASKED), when)]
+
+
+def _when_read(ctx: Ctx) -> datetime | None:
+    """Outside the operators' hours (knowledge/operators.yaml, public holidays closed): when
+    the group is read next. None when it is read now, or its hours are not known."""
+    hours = ctx.kb.operators.hours
+    if ctx.now is None or not hours.blocks:
+        return None
+    state = earliest(hours.blocks, ctx.now.replace(tzinfo=None), ctx.res.holidays)
+    if state.open_now or state.next_day is None or state.next_time is None:
+        return None
+    return datetime.combine(state.next_day, state.next_time)
+
+
+def nobody_answered(s: Session, event: Event, ctx: Ctx) -> Outcome:
+    """The group did not answer in time: the family is told, and given the contacts; the
+    hand-off stays open (a person may still answer here)."""
+    contacts = ", ".join(c.value for c in ctx.kb.fallback.contacts)
+    return s, [msg(ctx.tr(s)(T.PERSON_NO_ANSWER, contacts=contacts))]
 
 
 def _with_person_button(replies: list[Reply], ctx: Ctx, s: Session | None) -> list[Reply]:
@@ -519,6 +542,8 @@ TRANSITIONS: dict[tuple[str, str], Handler] = {
     (ANY, "bot"): back_to_bot,
     (ANY, "from-person"): from_person,
     (ANY, "person-done"): person_done,
+    (State.WITH_PERSON, "no-answer"): nobody_answered,
+    (ANY, "no-answer"): with_person,  # the hand-off ended meanwhile: nothing to say
     # Buttons work in every state, if they are the ones on screen.
     (ANY, "press"): press,
     # Commands, and what is not text.
@@ -565,6 +590,8 @@ def event_kind(event: Event, kb: KnowledgeBase) -> str:
             return "from-person"
         case PersonDone():
             return "person-done"
+        case NobodyAnswered():
+            return "no-answer"
         case _:
             return "other"
 

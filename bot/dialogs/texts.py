@@ -119,6 +119,9 @@ PRIVACY_PERSON = N_("Se chiedi una persona, i tuoi messaggi vanno alle persone d
                     "in un gruppo Telegram. Loro li leggono e li tengono.")
 PERSON_ASKED = N_("Ho chiesto a una persona della cooperativa. Ti risponde qui, in questa chat. "
                   "Può volerci un po' di tempo. Intanto io non rispondo. Per tornare da me scrivi /bot.")
+PERSON_LATER = N_("Adesso nessuno legge i messaggi. Una persona li legge %(day)s dalle %(time)s.")
+PERSON_NO_ANSWER = N_("Scusa, nessuno ti ha ancora risposto. La tua richiesta resta aperta. "
+                      "Puoi anche scrivere o telefonare alla cooperativa: %(contacts)s")
 PERSON_WAITING = N_("Hai già chiesto una persona: ti risponde qui. Per tornare da me scrivi /bot.")
 NO_PERSON = N_("Qui non c'è ancora una persona che ti risponde. Scrivi alla cooperativa: %(contacts)s")
 FROM_PERSON = N_("Una persona della cooperativa:")

@@ -17,7 +17,9 @@ from bot.knowledge.model import (
     HoursBlock,
     KnowledgeBase,
     KnowledgeError,
+    Mediator,
     Need,
+    Operators,
     Problem,
     SafetyTopic,
     Service,
@@ -28,6 +30,6 @@ from bot.knowledge.model import (
 
 __all__ = [
     "AgeGroup", "Ambito", "Audience", "Comune", "Contact", "Hours", "HoursBlock", "KnowledgeBase", "KnowledgeError",
-    "Need", "Problem", "SafetyTopic", "Service", "Slot", "Source", "active_needs", "is_stale",
+    "Mediator", "Need", "Operators", "Problem", "SafetyTopic", "Service", "Slot", "Source", "active_needs", "is_stale",
     "load", "load_gazetteer", "operator_warnings",
 ]

@@ -13,7 +13,7 @@ import csv
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ from bot.knowledge.model import (
     HoursBlock,
     KnowledgeBase,
     KnowledgeError,
+    Mediator,
     Need,
+    Operators,
     Problem,
     SafetyTopic,
     Service,
@@ -722,6 +724,56 @@ def _load_audiences(root: Path, problems: list[Problem], needs: Mapping[str, Nee
     return audiences
 
 
+_OPERATOR_FIELDS = ("hours", "answer_within_hours", "mediators")
+_MEDIATOR_FIELDS = ("telegram", "languages", "hours")
+
+
+def _load_operators(root: Path, problems: list[Problem], places: _Places) -> Operators:
+    """operators.yaml: when the operators' group is read, how long before a family waiting
+    is told again, and which mediators speak which languages. Not a public fact: the
+    cooperative writes it; a file without hours makes the bot promise no time."""
+    rel = "operators.yaml"
+    if not (root / rel).exists():
+        return Operators()
+    data = _read_yaml(root / rel, root, problems, empty_ok=True)
+    if data is None:
+        return Operators()
+    r = _Reader(problems, rel, "")
+    if not isinstance(data, dict):
+        r.error("", f"must be a mapping with {', '.join(_OPERATOR_FIELDS)}")
+        return Operators()
+    for extra in sorted(set(data) - set(_OPERATOR_FIELDS)):
+        r.error(str(extra), f"is not a known field ({', '.join(_OPERATOR_FIELDS)})")
+    hours = _parse_hours(data.get("hours", {"status": "not-published"}), r, places, frozenset())
+    within = data.get("answer_within_hours", 4)
+    if isinstance(within, bool) or not isinstance(within, int | float) or not 0 < within <= 168:
+        r.error("answer_within_hours", f"'{within}' must be a number of hours, more than 0 and at most 168")
+        within = 4
+    mediators: list[Mediator] = []
+    for i, item in enumerate(r.items(data, "mediators")):
+        name = str(item.get("telegram", f"#{i + 1}")) if isinstance(item, dict) else f"#{i + 1}"
+        m = _Reader(problems, rel, name, prefix=f"mediators[{i + 1}].")
+        if not isinstance(item, dict):
+            m.error("", f"each mediator must be a mapping with {', '.join(_MEDIATOR_FIELDS)}")
+            continue
+        for extra in sorted(set(item) - set(_MEDIATOR_FIELDS)):
+            m.error(str(extra), f"is not a known field ({', '.join(_MEDIATOR_FIELDS)})")
+        username = m.text(item, "telegram")
+        if username and not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{4,31}", username):
+            m.error("telegram", f"'{username}' is not a Telegram username like @samira_pi")
+            username = None
+        languages = m.strings(item, "languages")
+        if not languages and "languages" not in item:
+            m.error("languages", "list the languages this mediator speaks, e.g. [ar, fr]")
+        for code in languages:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                m.error("languages", f"'{code}' is not a language code like ar or fil")
+        mediator_hours = _parse_hours(item.get("hours", {"status": "not-published"}), m, places, frozenset())
+        if username and languages:
+            mediators.append(Mediator(username, tuple(languages), mediator_hours))
+    return Operators(hours, timedelta(hours=within), tuple(mediators))
+
+
 _ODD = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
 
 
@@ -760,6 +812,7 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
                                     f"'{need.safety}' is not a topic of safety.yaml ({', '.join(safety.topics)})"))
     topics = {tid: SafetyTopic(tid, text, ids) for tid, (text, ids) in safety.topics.items()}
     audiences = _guard(problems, "audiences.yaml", {}, lambda: _load_audiences(root, problems, references))
+    operators = _guard(problems, "operators.yaml", Operators(), lambda: _load_operators(root, problems, places))
     ages = _guard(problems, "ages.yaml", {}, lambda: _load_ages(root, problems))
     if not _broken(problems, "ages.yaml"):  # no cascade: a broken ages.yaml is said once
         _check_instead_of(needs, ages, problems)
@@ -792,4 +845,5 @@ def load(root: Path, gazetteer: Path | None = None) -> KnowledgeBase:
         extra_aliases=areas.aliases, common_words=areas.common, covered=covered,
         works_in=areas.works_in, works_in_provinces=areas.works_in_provinces, patron_days=areas.patron_days,
         lines=safety.lines, safety=topics, outside_lines=safety.outside, audiences=audiences,
+        operators=operators,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import cached_property
 from typing import Literal
 
@@ -208,6 +208,29 @@ class Audience:
 
 
 @dataclass(frozen=True)
+class Mediator:
+    """A person of the cooperative in the operators' group, mentioned on the cards of families
+    who speak one of their languages."""
+
+    telegram: str  # "@username"
+    languages: tuple[str, ...]
+    hours: Hours = Hours("not-published")
+
+
+@dataclass(frozen=True)
+class Operators:
+    """Who reads the operators' group, and when (knowledge/operators.yaml). Hours unknown:
+    families are told no time; the reminder counts from the request."""
+
+    hours: Hours = Hours("not-published")
+    answer_within: timedelta = timedelta(hours=4)  # then the family is told again, with the contacts
+    mediators: tuple[Mediator, ...] = ()
+
+    def speaking(self, lang: str) -> tuple[Mediator, ...]:
+        return tuple(m for m in self.mediators if lang in m.languages)
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     services: Mapping[str, Service]
     needs: Mapping[str, Need]
@@ -228,6 +251,7 @@ class KnowledgeBase:
     safety: Mapping[str, SafetyTopic] | None = None
     outside_lines: tuple[str, ...] = ()  # lines shown to a family outside the area
     audiences: Mapping[str, Audience] | None = None  # id -> audience, in file order
+    operators: Operators = Operators()
 
     @cached_property
     def services_by_need(self) -> Mapping[str, tuple[Service, ...]]:
