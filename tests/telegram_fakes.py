@@ -23,6 +23,7 @@ USERNAME = "orienta_test_bot"
 class Call:
     method: str
     params: dict[str, Any]
+    files: dict[str, Any] = field(default_factory=dict)  # name -> (file name, bytes, MIME type)
 
 
 @dataclass
@@ -49,7 +50,8 @@ class RecordingRequest(BaseRequest):
         name = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
         if self.record:
-            self.calls.append(Call(name, params))
+            files = request_data.multipart_data if request_data and request_data.contains_files else {}
+            self.calls.append(Call(name, params, dict(files or {})))
         if self.scripted.get(name):
             status, body = self.scripted[name].pop(0)
             return status, json.dumps(body).encode()

@@ -320,3 +320,19 @@ async def test_webhook_without_the_secret_reaches_nothing(tg: Harness, hook):
         answer = await hook.post("/tg-hook", json=Updates().text("/start"), headers=headers)
         assert answer.status_code == 403
     assert _queued(tg) == []
+
+
+async def test_the_desk_card_arrives_as_an_image_with_its_text_under_it(tg: Harness, res):
+    user = Updates(language_code="ar")
+    for data in (user.text("/start"), user.press("c:015077"), user.press("a:6-14"), user.press("n:school")):
+        await tg.feed(data)
+    assert "h:card" in [b["callback_data"] for b in tg.api.last_keyboard()]
+    tg.api.clear()
+    await tg.feed(user.press("h:card"))
+    photo, text = [c for c in tg.api.calls if c.method in ("sendPhoto", "sendMessage")]
+    assert photo.method == "sendPhoto" and text.method == "sendMessage"  # the image, then its words
+    (_, png, mime) = next(iter(photo.files.values()))
+    assert png.startswith(b"\x89PNG") and mime == "image/png"
+    assert "Cerco aiuto: Scuola. Età: 6-14 anni. Comune: Cinisello Balsamo. Parlo arabo." in text.params["text"]
+    assert "h:card" in [b["callback_data"] for b in tg.api.last_keyboard()]  # the family goes on from here
+    assert tg.errors == []

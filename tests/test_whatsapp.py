@@ -28,7 +28,7 @@ from bot.channels.whatsapp import (
 )
 from bot.config import SettingsError, WhatsAppSettings
 from bot.conversation import Conversation
-from bot.dialogs.model import Command
+from bot.dialogs.model import Button, Command, Reply, Section
 from bot.dialogs.orientation import State, step
 from bot.storage import SessionStore
 from tests.conftest import TODAY
@@ -150,13 +150,21 @@ async def test_family_in_cinisello_gets_school_help_in_arabic_by_buttons_and_lis
     assert "مناسب لك" in last
 
 
-async def test_three_options_become_reply_buttons(wa: Webhook):
+def test_up_to_three_short_options_are_reply_buttons_and_more_a_list(res):
+    tr = res.catalogs.get("it")
+    three = (Button("x:need", "Altro bisogno"), Button("x:comune", "Altro comune"), Button("x:new", "Ricomincia"))
+    (buttons,) = render([Reply((Section("Ecco."),), three)], tr)
+    assert buttons.buttons == (("x:need", "Altro bisogno"), ("x:comune", "Altro comune"), ("x:new", "Ricomincia"))
+    (listed,) = render([Reply((Section("Ecco."),), (Button("h:card", "Biglietto per lo sportello"), *three))], tr)
+    assert not listed.buttons and [r[0] for r in listed.rows] == ["h:card", "x:need", "x:comune", "x:new"]
+
+
+async def test_the_options_under_the_results_are_pressable(wa: Webhook):
     await wa.text("Bresso, 9 anni, scuola")
     last = wa.graph.messages()[-1]
-    assert last["interactive"]["type"] == "button"
-    titles = [b["reply"]["title"] for b in last["interactive"]["action"]["buttons"]]
-    assert titles == ["Altro bisogno", "Altro comune", "Ricomincia"]
-    await wa.choose("x:need", kind="button_reply")
+    rows = last["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["id"] for r in rows] == ["h:card", "x:need", "x:comune", "x:new"]
+    await wa.choose("x:need")
     assert "Di che cosa hai bisogno?" in wa.graph.texts()[-1]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import html
 import itertools
@@ -137,6 +138,20 @@ def _seconds(value: object) -> float:
 # ------------------------------------------------------------------ the channel
 
 
+async def _sorted(send: Awaitable[Any]) -> None:
+    """A send for the outbox, its failures sorted into "later" (TryLater) and "never" (Undeliverable)."""
+    try:
+        await send
+    except RetryAfter as exc:
+        raise TryLater("429", _seconds(exc.retry_after)) from None
+    except BadRequest as exc:
+        raise Undeliverable(type(exc).__name__) from None
+    except NetworkError as exc:  # also timeouts and 5xx
+        raise TryLater(type(exc).__name__) from None
+    except TelegramError as exc:  # Forbidden: the user blocked the bot
+        raise Undeliverable(type(exc).__name__) from None
+
+
 async def with_retries(send: Callable[[], Awaitable[Any]], what: str) -> Any:
     """Network errors are retried (429s are the rate limiter's job); others are raised."""
     for attempt in range(SEND_ATTEMPTS):
@@ -205,26 +220,37 @@ class TelegramChannel(Channel):
 
     def bodies(self, replies: list[Reply]) -> list[str]:
         """Each message as the outbox keeps it: its HTML text and its keyboard, already in the
-        Bot API's JSON (PTB's objects cost more to build and serialise than the rest of a turn)."""
-        return [json.dumps({"text": text, "reply_markup": _markup_json(rows) if rows else None},
-                           ensure_ascii=False) for text, rows in render_rows(replies)]
+        Bot API's JSON (PTB's objects cost more to build and serialise than the rest of a turn).
+        A desk card goes first as its image (drawn when sent), then the text with the keyboard."""
+        cards = [json.dumps({"card": [dataclasses.asdict(b) for b in r.card]}, ensure_ascii=False)
+                 for r in replies if r.card]
+        return [*cards, *(json.dumps({"text": text, "reply_markup": _markup_json(rows) if rows else None},
+                                     ensure_ascii=False) for text, rows in render_rows(replies))]
 
     async def deliver(self, message: Queued) -> None:
         body = json.loads(message.body)
+        if "card" in body:
+            await self._send_card(int(message.address), body["card"])
+            return
         extra = {"link_preview_options": NO_PREVIEW_JSON}
         if body.get("reply_markup"):
             extra["reply_markup"] = body["reply_markup"]
+        await _sorted(self.telegram.send_message(int(message.address), body["text"], parse_mode=ParseMode.HTML,
+                                                 api_kwargs=extra))
+
+    async def _send_card(self, chat_id: int, blocks: list[dict[str, Any]]) -> None:
+        """The desk card as a PNG with the bot's QR code (bot.card_image), drawn off the event
+        loop. A machine that cannot draw it correctly sends none: the text follows anyway."""
+        from bot.card_image import CardBlock, CardRenderingError, render_card
+
+        cards = [CardBlock(b["lang"], b["title"], tuple(b["lines"])) for b in blocks]
+        link = f"https://t.me/{self.username or self.telegram.username}"
         try:
-            await self.telegram.send_message(int(message.address), body["text"], parse_mode=ParseMode.HTML,
-                                             api_kwargs=extra)
-        except RetryAfter as exc:
-            raise TryLater("429", _seconds(exc.retry_after)) from None
-        except BadRequest as exc:
-            raise Undeliverable(type(exc).__name__) from None
-        except NetworkError as exc:  # also timeouts and 5xx
-            raise TryLater(type(exc).__name__) from None
-        except TelegramError as exc:  # Forbidden: the user blocked the bot
-            raise Undeliverable(type(exc).__name__) from None
+            png = await asyncio.to_thread(render_card, cards, link)
+        except CardRenderingError as exc:
+            log.error("the desk card cannot be drawn here: %s", exc)
+            raise Undeliverable("card not drawn") from None
+        await _sorted(self.telegram.send_photo(chat_id, photo=png, filename="orienta.png"))
 
     async def _group_notice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat

@@ -124,6 +124,20 @@ def service_card(
     return Section(title=s.name, body="\n".join(lines))
 
 
+def desk_lines(s: Service, kb: KnowledgeBase, tr: Translator, today: date) -> list[str]:
+    """A service on the desk card: its name, its doubts first, how to reach it, its hours, as
+    its card in the results says them (without "open now": the card is shown on another day)."""
+    patron_known = s.hours.comune is not None and s.hours.comune in (kb.patron_days or {})
+    lines = [s.name, *(line for line in (lead_line(s, tr, today),) if line)]
+    lines.extend(tr(n) for n in s.notes)
+    lines.extend(contact_line(c, tr) for c in s.contacts)
+    lines += [line.removeprefix("• ").strip() for line in _hours(s, tr, today, None, (), patron_known)]
+    if not s.contacts and not s.fallback:
+        lines.append(tr(T.NO_CONTACTS))
+        lines.extend(contact_line(c, tr) for c in kb.fallback.contacts)
+    return lines
+
+
 def line_card(s: Service, tr: Translator, today: date) -> Section:
     """A national line in the safety net: what it is for, its number, when it answers."""
     lines = [tr(s.summary), *(contact_line(c, tr) for c in s.contacts)]

@@ -114,6 +114,16 @@ class Section:
 
 
 @dataclass(frozen=True)
+class CardText:
+    """One language's block of the desk card: drawn as an image where the channel can
+    (bot.card_image), always also sent as the reply's text."""
+
+    lang: str
+    title: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Reply:
     sections: tuple[Section, ...]
     buttons: tuple[Button, ...] = ()
@@ -121,6 +131,7 @@ class Reply:
     lang: str = "it"
     state: str = ""
     numbered: bool = True  # a typed number presses a button; False where it is a value (an age)
+    card: tuple[CardText, ...] = ()  # the desk card, Italian block first
 
     @property
     def text(self) -> str:

@@ -51,6 +51,7 @@ from typing import NamedTuple
 from bot import deeplink
 from bot.dialogs import texts as T
 from bot.dialogs.context import Ctx, Handler, Outcome, State, msg
+from bot.dialogs.desk_card import desk_card
 from bot.dialogs.model import (
     Button,
     Command,
@@ -267,6 +268,8 @@ def press(s: Session, event: Event, ctx: Ctx) -> Outcome:
             return restart(s, event, ctx)
         case "h", "person":
             return ask_person(s, event, ctx)
+        case "h", "card" if s.state == State.RESULTS:
+            return s, [desk_card(s, ctx)]
         case "x", "more":
             s = s.evolve(service=None)
         case "x", "need" | "comune":
@@ -664,7 +667,8 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
     effects = [*_effects(s, new, replies, ctx), *_person_effects(s, new, event, ctx)]
     # Direct construction: dataclasses.replace costs several times more, once per reply.
-    return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state, r.numbered) for r in replies], effects)
+    return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state, r.numbered, r.card) for r in replies],
+                effects)
 
 
 def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: Ctx) -> list[Effect]:

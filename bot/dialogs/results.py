@@ -31,6 +31,9 @@ def query(s: Session, ctx: Ctx) -> Query:
     return Query(ctx.kb.comuni[s.comune], s.age, s.need, s.municipio)
 
 
+DESK_CARD_BUTTON = "h:card"  # under results: the card to show at the desk
+
+
 def next_buttons(tr: Translator) -> tuple[Button, ...]:
     return (
         Button("x:need", tr(T.BUTTON_CHANGE_NEED)),
@@ -154,6 +157,8 @@ def results_buttons(s: Session, ctx: Ctx, found: list[Service], extra: list[Serv
     have a service for this comune, Municipio and age; then the way on."""
     tr, kb = ctx.tr(s), ctx.kb
     after = next_buttons(tr)
+    if found:  # a card to show at the desk, or to forward (bot.dialogs.desk_card)
+        after = (Button(DESK_CARD_BUTTON, tr(T.BUTTON_DESK_CARD)), *after)
     if ctx.res.people:  # a person of the cooperative can take over from here
         after = (*after, Button("h:person", tr(T.BUTTON_PERSON)))
     if s.ages and shown is None:
