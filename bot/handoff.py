@@ -50,8 +50,9 @@ END_COMMANDS = ("/fine", "/end")
 REMIND_EVERY = 60.0  # seconds between looks for families nobody answered
 WINDOW_MARGIN = 120.0  # seconds: a reply this close to the end of WhatsApp's window is not risked
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "chat di prova"}
-WHAT_WAS_SENT = {"photo": "una foto", "document": "un documento", "voice": "un messaggio vocale",
-                 "audio": "un audio", "video": "un video", "sticker": "un adesivo", "location": "una posizione"}
+WHAT_WAS_SENT = {"photo": "una foto", "image": "una foto", "document": "un documento", "video": "un video",
+                 "video_note": "un video", "voice": "un messaggio vocale", "audio": "un audio",
+                 "sticker": "un adesivo", "location": "una posizione"}
 
 
 def card_text(data: Mapping[str, Any], kb: KnowledgeBase, catalogs: Catalogs, channel: str,
@@ -156,13 +157,19 @@ class OperatorsDesk:
         return {"handoff-open": self._open, "handoff-say": self._say, "handoff-close": self._closed_by_family,
                 "handoff-forgotten": self._forgotten}
 
-    async def _post(self, text: str, *, thread: int | None = None, reply_to: int | None = None,
-                    markup: InlineKeyboardMarkup | None = None) -> Message:
+    @staticmethod
+    def _where(thread: int | None, reply_to: int | None) -> dict[str, Any]:
+        """Where a message for one family goes in the group: its topic, or a reply to its card."""
         extra: dict[str, Any] = {"message_thread_id": thread} if thread else {}
         if reply_to and not thread:
             extra["reply_to_message_id"] = reply_to
             extra["allow_sending_without_reply"] = True
-        return await self.telegram.send_message(self.chat_id, text, reply_markup=markup, **extra)
+        return extra
+
+    async def _post(self, text: str, *, thread: int | None = None, reply_to: int | None = None,
+                    markup: InlineKeyboardMarkup | None = None) -> Message:
+        return await self.telegram.send_message(self.chat_id, text, reply_markup=markup,
+                                                **self._where(thread, reply_to))
 
     async def _open(self, store: SessionStore, item: PendingEffect) -> None:
         data = item.effect.data
@@ -186,6 +193,10 @@ class OperatorsDesk:
         if handoff is None:
             log.warning("a family's message for a hand-off that is no longer open; dropped")
             return
+        passed = await self._pass_on(item.channel, handoff, data) if data.get("ref") else None
+        if passed is not None:
+            await store.note_handoff_message(handoff, passed)
+            return
         if data.get("text"):
             text = f"💬 {data['text']}"
         else:
@@ -193,6 +204,32 @@ class OperatorsDesk:
                    "che il bot non può inoltrare: chiedile di scriverlo."
         sent = await self._post(text, thread=handoff.thread, reply_to=handoff.card)
         await store.note_handoff_message(handoff, sent.message_id)
+
+    async def _pass_on(self, channel: str, handoff: Handoff, data: Mapping[str, Any]) -> int | None:
+        """A photo or document of the family, as it is: copied from its Telegram chat, or
+        fetched from WhatsApp and uploaded, as a reply to the card. The message id in the
+        group, or None when it cannot be passed on (then it is announced instead)."""
+        where = self._where(handoff.thread, handoff.card)
+        what = WHAT_WAS_SENT.get(str(data.get("kind", "")), "un file")
+        try:
+            if channel == "telegram":
+                copied = await self.telegram.copy_message(self.chat_id, int(handoff.address), int(data["ref"]),
+                                                          **where)
+                return int(copied.message_id)
+            family = self.families.get(channel)
+            media = await family.media(str(data["ref"])) if family is not None else None
+            if media is None:
+                return None
+            caption = f"📎 La famiglia ha mandato {what}."
+            if media.mime in ("image/jpeg", "image/png"):
+                sent = await self.telegram.send_photo(self.chat_id, photo=media.content, caption=caption, **where)
+            else:
+                sent = await self.telegram.send_document(self.chat_id, document=media.content, filename=media.name,
+                                                         caption=caption, **where)
+            return int(sent.message_id)
+        except Exception as exc:  # too large, expired, refused: announced instead, never lost silently
+            log.warning("a family's %s could not be passed on (%s)", data.get("kind"), type(exc).__name__)
+            return None
 
     async def _closed_by_family(self, store: SessionStore, item: PendingEffect) -> None:
         await self._end(store, item.channel, item.effect.data["user"], "↩️ La famiglia è tornata al bot. Chiusa.")

@@ -62,7 +62,10 @@ class RecordingRequest(BaseRequest):
             return {"id": BOT_ID, "is_bot": True, "first_name": "Orienta", "username": USERNAME,
                     "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False}
-        if name in ("sendMessage", "editMessageReplyMarkup", "editMessageText"):
+        if name == "copyMessage":
+            self._next_message_id += 1
+            return {"message_id": self._next_message_id}
+        if name in ("sendMessage", "editMessageReplyMarkup", "editMessageText", "sendPhoto", "sendDocument"):
             self._next_message_id += 1
             return {"message_id": self._next_message_id, "date": int(time.time()),
                     "chat": {"id": params.get("chat_id", 1), "type": "private"}, "text": params.get("text", "")}
@@ -144,6 +147,10 @@ class Updates:
 
     def location(self, lat: float, lon: float) -> dict[str, Any]:
         return self.message(location={"latitude": lat, "longitude": lon})
+
+    def photo(self, caption: str | None = None) -> dict[str, Any]:
+        sizes = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 120}]
+        return self.message(photo=sizes, **({"caption": caption} if caption else {}))
 
     def sticker(self) -> dict[str, Any]:
         return self.message(sticker={"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512,

@@ -416,3 +416,33 @@ async def test_a_database_from_before_the_24_hour_window_opens_and_keeps_its_han
         assert again is not None and again.heard is not None
     finally:
         await store.close()
+
+
+async def test_a_photo_of_a_telegram_family_reaches_the_group_as_it_is_and_can_be_answered(desk: Desk, res):
+    family = Updates(user_id=FAMILY, language_code="it")
+    await desk.feed(family.text("/start"))
+    await desk.feed(family.text("/persona"))
+    card_id = desk.card_id()
+    photo = family.photo(caption="Il permesso di soggiorno")
+    await desk.feed(photo)
+    (copy,) = [c for c in desk.api.calls if c.method == "copyMessage"]
+    assert int(copy.params["chat_id"]) == GROUP and int(copy.params["from_chat_id"]) == FAMILY
+    assert int(copy.params["message_id"]) == photo["message"]["message_id"]
+    assert _reply_to(copy.params) == card_id
+    copied_id = desk.api._next_message_id  # what the fake Bot API gave the copy
+    await desk.feed(operator_reply(9500, "Grazie, lo vedo: è scaduto a ottobre.", copied_id))
+    assert "Grazie, lo vedo: è scaduto a ottobre." in desk.to_family()[-1]  # a reply to the photo reaches her
+
+
+async def test_a_photo_of_a_whatsapp_family_is_fetched_from_meta_and_uploaded_to_the_group(desk: Desk):
+    await whatsapp_family_asks_for_a_person(desk)
+    desk.graph.media["m1"] = (b"\xff\xd8\xff\xe0 a jpeg", "image/jpeg")
+    await desk.wa.post(desk.wa.payload({"type": "image", "image": {"id": "m1", "mime_type": "image/jpeg"}}))
+    await desk.drained()
+    (upload,) = [c for c in desk.api.calls if c.method == "sendPhoto"]
+    (_, content, _) = next(iter(upload.files.values()))
+    assert content == b"\xff\xd8\xff\xe0 a jpeg" and upload.params["caption"] == "📎 La famiglia ha mandato una foto."
+
+    await desk.wa.post(desk.wa.payload({"type": "document", "document": {"id": "gone", "filename": "x.pdf"}}))
+    await desk.drained()  # Meta no longer has it: announced, not lost in silence
+    assert desk.to_group()[-1]["text"].startswith("📎 La famiglia ha mandato un documento")

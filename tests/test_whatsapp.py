@@ -45,8 +45,19 @@ class GraphApi:
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type) families sent
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # a family's media: its URL by id, then the bytes at that URL
+            media_id = request.url.path.rsplit("/", 1)[-1]
+            if media_id not in self.media:
+                return httpx.Response(404, json={"error": {"message": "not found", "code": 100}})
+            content, mime = self.media[media_id]
+            if "/files/" in request.url.path:
+                return httpx.Response(200, content=content, headers={"Content-Type": mime})
+            return httpx.Response(200, json={"messaging_product": "whatsapp", "id": media_id, "mime_type": mime,
+                                             "sha256": "0" * 64, "file_size": len(content),
+                                             "url": f"https://lookaside.example.test/files/{media_id}"})
         self.calls.append({"url": str(request.url), "body": json.loads(request.content or b"{}")})
         return httpx.Response(200, json={"messaging_product": "whatsapp", "contacts": [{"input": USER, "wa_id": USER}],
                                          "messages": [{"id": f"wamid.out{len(self.calls)}"}]})

@@ -23,6 +23,7 @@ A new channel (a web chat, Signal) is one module: a subclass of `Channel` with a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.conversation import Conversation
@@ -38,6 +39,18 @@ log = logging.getLogger(__name__)
 MORE = "more:"  # the id of a list row that shows the next page of options
 MAX_PAGE = 99
 MAX_TEXT = 4096  # what Telegram and WhatsApp allow a message: longer input is cut, before anything
+
+
+MAX_MEDIA = 20 * 1024 * 1024  # bytes: a family's photo or document passed on (Telegram's bots upload up to 50 MB)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A photo or document a family sent, fetched to be passed on to the operators' group."""
+
+    content: bytes
+    mime: str
+    name: str
 
 
 class Channel:
@@ -66,6 +79,10 @@ class Channel:
     async def reopen(self, user_id: str, address: str, lang: str) -> str | None:
         """Outside the reply window, invite the user to write again (a template the platform
         allows); the name of what was queued, or None where the channel has no such way."""
+        return None
+
+    async def media(self, ref: str) -> Media | None:
+        """A photo or document a user sent, by the platform's id (None where it cannot be had)."""
         return None
 
     def bodies(self, replies: list[Reply]) -> list[str]:

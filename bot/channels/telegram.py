@@ -61,6 +61,7 @@ CHANNEL = "telegram"
 MAX_MESSAGE = 4096
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link in a card must not push the card off screen
 SEND_ATTEMPTS = 4  # a send failing on the network is tried again, with growing pauses
+MEDIA_KINDS = frozenset({"photo", "document", "voice", "audio", "video", "video_note"})  # passed on in a hand-off
 NOT_TEXT_KINDS = ("sticker", "voice", "audio", "photo", "video", "video_note", "animation", "document",
                   "contact", "poll", "dice", "venue", "game", "story")
 
@@ -90,7 +91,7 @@ def to_event(update: Update) -> Event | None:
     if message.location is not None:
         return Location(message.location.latitude, message.location.longitude, lang)
     kind = next((k for k in NOT_TEXT_KINDS if getattr(message, k, None)), "other")
-    return Other(kind, lang)
+    return Other(kind, lang, str(message.message_id) if kind in MEDIA_KINDS else "")
 
 
 # ------------------------------------------------------------------ reply -> messages

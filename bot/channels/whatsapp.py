@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mimetypes
 import os
 import re
 import signal
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.channels.base import MORE, Channel, pack, page_of, text_event
+from bot.channels.base import MAX_MEDIA, MORE, Channel, Media, pack, page_of, text_event
 from bot.channels.http import MAX_BODY, read_limited
 from bot.config import WhatsAppSettings
 from bot.conversation import Conversation, OpenConversation
@@ -138,6 +139,9 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+MEDIA_KINDS = frozenset({"image", "document", "audio", "video"})
+
+
 def to_event(message: dict[str, Any]) -> Event | None:
     """A Meta message as a dialog event; a field of an odd type is read as missing."""
     kind = message.get("type")
@@ -161,6 +165,8 @@ def to_event(message: dict[str, Any]) -> Event | None:
             return Other("location")
     if kind == "reaction":
         return None
+    if kind in MEDIA_KINDS:  # passed on as it is in a hand-off, by its media id
+        return Other(str(kind), None, str(_obj(message.get(kind)).get("id") or "")[:256])
     return Other(str(kind or "other")[:40])
 
 
@@ -350,6 +356,17 @@ class WhatsAppChannel(Channel):
         return [_body(m) for m in render(replies, self.translator(replies))]
 
     reply_window = WINDOW_SECONDS
+
+    async def media(self, ref: str) -> Media | None:
+        """A photo or document a family sent, fetched from Meta (its link lasts 5 minutes)."""
+        found = await self.wa.get_media_url(ref)
+        if found.file_size and found.file_size > MAX_MEDIA:
+            return None
+        content = await self.wa.get_media_bytes(found.url)
+        if len(content) > MAX_MEDIA:
+            return None
+        mime = (found.mime_type or "application/octet-stream").split(";")[0].strip()
+        return Media(content, mime, "whatsapp" + (mimetypes.guess_extension(mime) or ""))
 
     async def reopen(self, user_id: str, address: str, lang: str) -> str | None:
         """The hand-off template (WHATSAPP_HANDOFF_TEMPLATE), in the family's language where

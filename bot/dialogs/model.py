@@ -56,6 +56,7 @@ class Other:
 
     kind: str
     client_lang: str | None = None
+    ref: str = ""  # the platform's id of a photo or document, to pass it on in a hand-off
 
 
 @dataclass(frozen=True)

@@ -705,7 +705,8 @@ def _person_effects(before: Session, after: Session | None, event: Event, ctx: C
         if isinstance(event, Text) and not said.strip():
             return []  # nothing to pass on
         return [Effect("handoff-say", {"text": said, "kind": "text" if said else event_kind(event, ctx.kb)
-                                       if not isinstance(event, Other) else event.kind})]
+                                       if not isinstance(event, Other) else event.kind,
+                                       "ref": event.ref if isinstance(event, Other) else ""})]
     if was and after is None:
         return [Effect("handoff-forgotten", {})]
     if was and not now and not isinstance(event, PersonDone):
