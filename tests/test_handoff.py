@@ -446,3 +446,13 @@ async def test_a_photo_of_a_whatsapp_family_is_fetched_from_meta_and_uploaded_to
     await desk.wa.post(desk.wa.payload({"type": "document", "document": {"id": "gone", "filename": "x.pdf"}}))
     await desk.drained()  # Meta no longer has it: announced, not lost in silence
     assert desk.to_group()[-1]["text"].startswith("📎 La famiglia ha mandato un documento")
+
+
+def test_kb_check_reminds_the_cooperative_to_write_the_operators_hours(res):
+    from bot.knowledge import operator_warnings
+
+    def said(kb):
+        return [p for p in operator_warnings(kb, TODAY) if p.file == "operators.yaml"]
+
+    assert [p.field for p in said(res.kb)] == ["hours"]  # shipped without hours
+    assert said(with_operators(res).kb) == []

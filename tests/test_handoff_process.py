@@ -18,7 +18,9 @@ from bot.dialogs import texts as T
 from bot.i18n import load_catalogs
 from tests.fake_bot_api import FakeBotApi
 from tests.fake_graph import FakeGraph, free_port, listening, post, press, text, whatsapp_env
-from tests.telegram_fakes import GROUP, TOKEN, operator_reply
+from tests.telegram_fakes import GROUP, TOKEN, Updates, operator_reply
+
+FAMILY = 8123456789
 
 
 def wait(predicate, proc: subprocess.Popen, timeout: float = 15.0) -> None:
@@ -63,6 +65,18 @@ def test_a_whatsapp_family_is_answered_from_the_operators_telegram_group(tmp_pat
             api.push(operator_reply(9002, "/fine", card_id))
             wait(lambda: any(ar(T.PERSON_DONE) in t for t in graph.texts()[shown + 1:]), proc)
             wait(lambda: any("Chiusa" in t for _, t in api.sent_with_ids(GROUP)), proc)
+
+            # A family on Telegram, in the same process, reaches the same group.
+            family = Updates(user_id=FAMILY, language_code="ar")
+            for update in (family.text("/start"), family.text("/persona")):
+                api.push(update)
+            wait(lambda: sum("chiede di parlare" in t for _, t in api.sent_with_ids(GROUP)) == 2, proc)
+            tg_card, tg_text = [(i, t) for i, t in api.sent_with_ids(GROUP) if "chiede di parlare" in t][-1]
+            assert "Canale: Telegram" in tg_text and str(FAMILY) not in tg_text
+            reply = operator_reply(9003, "مرحبا، أنا سميرة.", tg_card)
+            reply["update_id"] = family.text("…")["update_id"] + 1  # after the family's, as Telegram counts
+            api.push(reply)
+            wait(lambda: any("مرحبا، أنا سميرة." in t for _, t in api.sent_with_ids(FAMILY)), proc)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

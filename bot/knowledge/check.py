@@ -56,6 +56,10 @@ def operator_warnings(kb: KnowledgeBase, today: date) -> list[Problem]:
         if need.id not in active:
             out.append(Problem("warning", "needs.yaml", need.id, "",
                                "no active service answers this need: it is not offered as a button"))
+    if not kb.operators.hours.blocks:
+        out.append(Problem("warning", "operators.yaml", "", "hours",
+                           "not written: where the bot has an operators' group (OPERATORS_CHAT_ID), a family who "
+                           "asks for a person is not told when someone will read it"))
     return out
 
 
