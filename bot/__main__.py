@@ -1,4 +1,4 @@
-"""`python -m bot chat|telegram|whatsapp|serve|link|purge|kb check`: the bot's entry points."""
+"""`python -m bot chat|telegram|whatsapp|serve|link|purge|report|kb check`: the bot's entry points."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="which link the QR code opens when both are printed")
     purge = sub.add_parser("purge", help="erase conversations untouched for $BOT_RETENTION_DAYS days (default 30)")
     purge.add_argument("--db", help="SQLite file (default: $BOT_DB or orienta.sqlite3)")
+    report = sub.add_parser("report", help="the anonymous report of requests and unmet needs (CSV or HTML)")
+    from bot.report.command import add_arguments
+
+    add_arguments(report)
     kb = sub.add_parser("kb", help="knowledge-base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     kb_sub.add_parser("check", help="list errors (exit 1) and warnings (exit 0)")
@@ -63,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.kb_check import check
 
         return check(config, sys.stdout)
+    if args.command == "report":
+        from bot.report.command import main as report_main
+
+        return report_main(args, config)
     if args.command == "link":
         from bot.links import main as link_main
 

@@ -19,9 +19,9 @@ import os
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import aiosqlite
 from bot import pseudonyms as pseudonyms_
 from bot.dialogs.model import Effect, Session
 from bot.pseudonyms import Pseudonyms, SecretError
+from bot.report.counts import KEY_MODULUS, Counts, RequestCount, StartCount, record_key
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,13 @@ _SCHEMA = (
         value TEXT NOT NULL
     )
     """,
-    # Results shown, counted by day and what was asked: nothing points back to a family.
+    # The anonymous report (bot.report): requests counted by day and what was asked, with the
+    # services that answered (none: unmet) and whether a person was asked for. Counts, not
+    # rows per family: no row order or time of day to line up with anything else. Each count
+    # has a cell key, the sum of a random number per request (bot.report.cells: the noise
+    # that keeps small numbers from being recovered by subtraction).
     """
-    CREATE TABLE IF NOT EXISTS result_counts (
+    CREATE TABLE IF NOT EXISTS request_counts (
         day       TEXT NOT NULL,
         channel   TEXT NOT NULL,
         lang      TEXT NOT NULL,
@@ -130,8 +135,24 @@ _SCHEMA = (
         age       TEXT NOT NULL,
         need      TEXT NOT NULL,
         services  TEXT NOT NULL,
-        shown     INTEGER NOT NULL,
-        PRIMARY KEY (day, channel, lang, comune, municipio, age, need, services)
+        link      TEXT NOT NULL DEFAULT '',
+        shown     INTEGER NOT NULL DEFAULT 0,
+        persons   INTEGER NOT NULL DEFAULT 0,
+        shown_key   INTEGER NOT NULL DEFAULT 0,
+        persons_key INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, channel, lang, comune, municipio, age, need, services, link)
+    )
+    """,
+    # Conversations begun, by day, channel, language and the operators' link they came from.
+    """
+    CREATE TABLE IF NOT EXISTS start_counts (
+        day     TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        lang    TEXT NOT NULL,
+        link    TEXT NOT NULL DEFAULT '',
+        starts  INTEGER NOT NULL,
+        starts_key INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, channel, lang, link)
     )
     """,
 )
@@ -423,8 +444,16 @@ class SessionStore:
     async def done(self, pending: PendingEffect) -> None:
         await self._db.execute("DELETE FROM effects WHERE id = ?", (pending.id,))
 
-    async def result_counts(self) -> list[tuple[object, ...]]:
-        return list(await self._db.execute_fetchall("SELECT * FROM result_counts ORDER BY day, comune, need"))
+    async def counts(self, since: date | None = None, until: date | None = None) -> Counts:
+        """The anonymous report's counts for the days from `since` to `until` (both included)."""
+        low, high = (since or date.min).isoformat(), (until or date.max).isoformat()
+        requests = await self._db.execute_fetchall(
+            f"SELECT {', '.join(RequestCount.columns())} FROM request_counts WHERE day BETWEEN ? AND ?"
+            " ORDER BY day, comune, need", (low, high))
+        starts = await self._db.execute_fetchall(
+            f"SELECT {', '.join(StartCount.columns())} FROM start_counts WHERE day BETWEEN ? AND ? ORDER BY day",
+            (low, high))
+        return Counts([RequestCount(*r) for r in requests], [StartCount(*r) for r in starts])
 
     async def delete(self, channel: str, user_id: str, *, seen: str | None = None) -> None:
         """/forget: nothing about the user is kept — conversation, unsent answers, number links —
@@ -621,19 +650,35 @@ def check_database(path: Path | str) -> None:
         db.close()
 
 
-def _count_result(channel: str, effect: Effect) -> tuple[str, tuple[object, ...]]:
-    """The statement that counts one result shown (no user id: day and what was asked)."""
+Statement = tuple[str, tuple[object, ...]]
+
+
+def _count_request(channel: str, effect: Effect) -> list[Statement]:
+    """One count per age group of a request (no user id: day and what was asked), with a
+    random record key added to its cell key."""
     d = effect.data
-    return (
-        "INSERT INTO result_counts (day, channel, lang, comune, municipio, age, need, services, shown)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET shown = shown + 1",
-        (d["day"], channel, d["lang"], d["comune"], d.get("municipio") or 0, d["age"], d["need"],
-         " ".join(sorted(d.get("services") or ()))),
-    )
+    column = "persons" if d.get("person") else "shown"
+    sql = ("INSERT INTO request_counts (day, channel, lang, comune, municipio, age, need, services, link, "
+           f"{column}, {column}_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT "
+           "(day, channel, lang, comune, municipio, age, need, services, link) DO UPDATE SET "
+           f"{column} = request_counts.{column} + 1, "
+           f"{column}_key = (request_counts.{column}_key + excluded.{column}_key) % {KEY_MODULUS}")
+    return [(sql, (d["day"], channel, d["lang"], d.get("comune") or "", d.get("municipio") or 0, age or "",
+                   d.get("need") or "", " ".join(sorted(services)), d.get("link") or "", record_key()))
+            for age, services in d["rows"]]
+
+
+def _count_start(channel: str, effect: Effect) -> list[Statement]:
+    d = effect.data
+    return [("INSERT INTO start_counts (day, channel, lang, link, starts, starts_key) VALUES (?, ?, ?, ?, 1, ?) "
+             "ON CONFLICT (day, channel, lang, link) DO UPDATE SET starts = start_counts.starts + 1, "
+             f"starts_key = (start_counts.starts_key + excluded.starts_key) % {KEY_MODULUS}",
+             (d["day"], channel, d["lang"], d.get("link") or "", record_key()))]
 
 
 # Effects whose whole work is a write to this database: done in the turn's own transaction.
-LOCAL_EFFECTS = {"count-result": _count_result}
+LOCAL_EFFECTS: dict[str, Callable[[str, Effect], list[Statement]]] = {
+    "count-request": _count_request, "count-start": _count_start}
 
 
 _UPSERT = (
@@ -661,7 +706,8 @@ def _write_turn(channel: str, user_id: str, session: Session | None, key: str | 
             db.execute(_UPSERT, (channel, user_id, json.dumps(session.to_dict(), ensure_ascii=False), now))
         for effect in effects:
             if effect.kind in LOCAL_EFFECTS:
-                db.execute(*LOCAL_EFFECTS[effect.kind](channel, effect))
+                for statement in LOCAL_EFFECTS[effect.kind](channel, effect):
+                    db.execute(*statement)
                 continue
             cursor = db.execute("INSERT INTO effects (channel, kind, data, created_at) VALUES (?, ?, ?, ?)",
                                 (channel, effect.kind, json.dumps(dict(effect.data), ensure_ascii=False), now))
@@ -684,6 +730,14 @@ def _add_columns(db: sqlite3.Connection) -> None:
     for table, column, kind in _ADDED_COLUMNS:
         if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'result_counts'").fetchone():
+        # Counts of an older version (no link, no persons column) join the report's table.
+        db.execute("BEGIN")
+        db.execute("INSERT INTO request_counts (day, channel, lang, comune, municipio, age, need, services, shown)"
+                   " SELECT day, channel, lang, comune, municipio, age, need, services, shown FROM result_counts"
+                   " WHERE true ON CONFLICT DO UPDATE SET shown = request_counts.shown + excluded.shown")
+        db.execute("DROP TABLE result_counts")
+        db.execute("COMMIT")
 
 
 SCHEMA_VERSION = 2  # 2: users are keyed by pseudonyms and outbox addresses are sealed

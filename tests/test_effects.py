@@ -1,5 +1,5 @@
 """Effects of a turn: data from the pure dialog, saved with the session, done once, repaired
-after a crash. The first kind: an anonymous count of the results shown."""
+after a crash. The first kinds: the anonymous counts of the report (bot.report)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,33 @@ import sqlite3
 from pathlib import Path
 
 from bot.conversation import Conversation
+from bot.dialogs.context import Ctx
 from bot.dialogs.model import Command, Effect, Session, Text
 from bot.dialogs.orientation import step
+from bot.dialogs.results import found_for
 from bot.effects import known_kinds
 from bot.storage import SessionStore
 from tests.conftest import TODAY, Chat
 
 
+def counted(chat: Chat, kind: str = "count-request") -> list[dict]:
+    return [dict(e.data) for e in chat.effects if e.kind == kind]
+
+
 def test_results_shown_give_one_anonymous_count_effect(res):
     chat = Chat(res)
     chat.start()
+    assert counted(chat, "count-start") == [{"day": TODAY.isoformat(), "lang": "it", "link": ""}]
     chat.say("Bresso, 9 anni, scuola")
-    assert chat.effects == [Effect("count-result", {
-        "day": TODAY.isoformat(), "lang": "it", "comune": "015032", "municipio": None, "age": "6-14",
-        "need": "school", "services": ["cinisello-scuola"]})]
+    assert counted(chat) == [{
+        "day": TODAY.isoformat(), "lang": "it", "comune": "015032", "municipio": 0, "need": "school", "link": "",
+        "rows": [["6-14", ["cinisello-scuola"]]], "person": False}]
     chat.command("help")  # the same results again: not a new request
     assert chat.effects == []
     chat.press("Altro bisogno")
     assert chat.effects == []  # a question, not results
     chat.press("Documenti e permesso di soggiorno")
-    assert chat.effects[0].data["need"] == "documents"
+    assert counted(chat)[0]["need"] == "documents"
 
 
 def test_nothing_found_is_counted_too_with_no_services(res):
@@ -35,7 +42,26 @@ def test_nothing_found_is_counted_too_with_no_services(res):
     chat.say("Pavia")
     chat.say("30")
     chat.press("Documenti e permesso di soggiorno")
-    assert chat.effects[0].data["services"] == []  # unmet: what the funders' report is for
+    assert counted(chat)[0]["rows"] == [[chat.session.age, []]]  # unmet: what the funders' report is for
+
+
+def test_a_family_is_counted_once_per_age_group_with_what_answers_each(res):
+    chat = Chat(res)
+    chat.start()
+    chat.say("Cinisello, tre figli di 4, 9 e 15 anni, scuola")
+    rows = counted(chat)[0]["rows"]
+    assert [age for age, _ in rows] == list(chat.session.ages) and len(rows) == 3
+    assert all(services == [sv.id for sv in found_for(chat.session.evolve(age=age), Ctx(res, TODAY))[0]]
+               for age, services in rows)
+
+
+def test_a_start_from_a_link_is_counted_with_the_link_rebuilt_never_as_typed(res):
+    chat = Chat(res)
+    chat.start("lar_c015077_nschool")
+    assert counted(chat, "count-start")[0]["link"] == "lar_c015077_nschool"
+    chat.start("3471234567")  # not a link: what someone typed after /start is never kept
+    assert counted(chat, "count-start")[0]["link"] == ""
+    assert "3471234567" not in str(chat.session)
 
 
 def test_every_kind_of_effect_the_dialog_makes_has_a_handler(res):
@@ -53,14 +79,15 @@ async def test_a_turn_counts_once_and_nothing_points_back_to_the_user(res, tmp_p
     for text in ("Ciao", "Bresso, 9 anni, scuola"):
         await conversation.handle("telegram", "user-4242", Text(text))
     await conversation.handle("telegram", "user-4242", Command("help"))
-    counts = await store.result_counts()
+    counts = await store.counts()
     assert await store.pending_effects() == []
     await store.close()
-    assert [(c[1], c[3], c[5], c[6], c[7], c[8]) for c in counts] == [
+    assert [(c.channel, c.comune, c.age, c.need, c.services, c.shown) for c in counts.requests] == [
         ("telegram", "015032", "6-14", "school", "cinisello-scuola", 1)]
+    assert [(c.channel, c.starts) for c in counts.starts] == [("telegram", 1)]
     dump = "\n".join(sqlite3.connect(db).iterdump())
-    effects_and_counts = [line for line in dump.splitlines() if "result_counts" in line or "effects" in line]
-    assert not any("user-4242" in line for line in effects_and_counts)
+    effects_and_counts = [line for line in dump.splitlines() if "_counts" in line or "effects" in line]
+    assert not any("user-4242" in line or "Bresso, 9" in line for line in effects_and_counts)
 
 
 async def test_a_count_is_in_the_turns_own_transaction_so_a_crash_cannot_lose_or_double_it(res, tmp_path: Path):
@@ -73,7 +100,8 @@ async def test_a_count_is_in_the_turns_own_transaction_so_a_crash_cannot_lose_or
 
     store = await SessionStore.open(db)
     await Conversation(res, store, lambda: TODAY).resume_effects()  # the next start
-    assert [c[-1] for c in await store.result_counts()] == [1]
+    counts = await store.counts()
+    assert [c.shown for c in counts.requests] == [1] and [c.starts for c in counts.starts] == [1]
     assert await store.load("whatsapp", "u1") == session
     await store.close()
 

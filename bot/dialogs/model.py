@@ -178,6 +178,7 @@ class Session:
     choices: tuple[str, ...] = ()  # ISTAT codes offered when a name was ambiguous
     service: str | None = None  # a service preset by a deep link
     before_person: str | None = None  # in a hand-off: the state the bot takes over again at its end
+    link: str | None = None  # the operators' link it began from (canonical payload): the report counts it
 
     def evolve(self, **changes: Any) -> Session:
         """A copy with some fields changed (dataclasses.replace, minus its per-call introspection)."""

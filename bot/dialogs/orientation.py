@@ -72,6 +72,7 @@ from bot.dialogs.model import (
     Text,
 )
 from bot.dialogs.results import (
+    found_for,
     found_for_all,
     need_not_active,
     one_of_the_results,
@@ -298,7 +299,7 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
     """Always a fresh start; a deep-link payload presets language, comune, age, need, service."""
     arg = event.arg if isinstance(event, Command) else ""
     preset = deeplink.parse(arg, ctx.kb, ctx.res.catalogs.codes)
-    fresh = Session(lang=s.lang, lang_source=s.lang_source)
+    fresh = Session(lang=s.lang, lang_source=s.lang_source, link=_link(preset, ctx) if arg.strip() else s.link)
     if preset.lang:
         fresh = fresh.evolve(lang=preset.lang, lang_source="link")
     tr = ctx.tr(fresh)
@@ -320,6 +321,15 @@ def start(s: Session, event: Event, ctx: Ctx) -> Outcome:
             return fresh, [*replies, show_service(fresh, ctx)]
         replies.append(msg(tr(T.ENDED, name=service.name)))
     return advance(fresh, ctx, replies)
+
+
+def _link(preset: deeplink.Preset, ctx: Ctx) -> str | None:
+    """The link a conversation came from, rebuilt from what was understood: never what a
+    user typed after /start (that could be a name or a number)."""
+    try:
+        return deeplink.build(preset, ctx.kb) or None
+    except ValueError:
+        return None
 
 
 def enter_audience(s: Session, event: Event, ctx: Ctx) -> Outcome:
@@ -385,7 +395,7 @@ def privacy(s: Session, event: Event, ctx: Ctx) -> Outcome:
     tr, coop = ctx.tr(s), ctx.kb.fallback
     contacts = ", ".join(c.value for c in coop.contacts)
     notice = msg(tr(T.PRIVACY, name=coop.name, contacts=contacts, period=tr.days(ctx.res.retention_days)),
-                 tr(T.PRIVACY_PERSON) if ctx.res.people else "")
+                 tr(T.PRIVACY_COUNTS), tr(T.PRIVACY_PERSON) if ctx.res.people else "")
     if s.state == State.START:
         fresh, greeting = start(s, Command("start"), ctx)
         return fresh, [notice, *greeting]
@@ -665,26 +675,45 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
     lang, state = final.lang or res.catalogs.default, str(final.state)
     if res.catalogs.is_rtl(lang):
         replies = [replace(r, sections=tuple(_rtl(sec) for sec in r.sections)) for r in replies]
-    effects = [*_effects(s, new, replies, ctx), *_person_effects(s, new, event, ctx)]
+    effects = [*_effects(s, new, event, session is None, ctx), *_person_effects(s, new, event, ctx)]
     # Direct construction: dataclasses.replace costs several times more, once per reply.
     return Turn(new, [Reply(r.sections, r.buttons, r.services, lang, state, r.numbered, r.card) for r in replies],
                 effects)
 
 
-def _effects(before: Session, after: Session | None, replies: list[Reply], ctx: Ctx) -> list[Effect]:
-    """What a turn does besides answering: results shown count once, anonymously (day,
-    language, place, age group, need, services shown or none), for the cooperative's report."""
-    if after is None or after.state != State.RESULTS:
+def _effects(before: Session, after: Session | None, event: Event, new_user: bool, ctx: Ctx) -> list[Effect]:
+    """What a turn counts for the cooperative's anonymous report (`bot.report`): a start, with
+    the link it came from; results shown, once per request (day, language, place, age group,
+    need, services shown or none); a family asking for a person. Never who, never their words."""
+    if after is None:
         return []
-    asked = ("comune", "age", "need", "municipio")
-    if before.state == State.RESULTS and all(getattr(before, k) == getattr(after, k) for k in asked):
-        return []  # the same results again (a page of them, /help): not a new request
-    shown = next((r.services for r in reversed(replies) if r.services), ())
-    return [Effect("count-result", {
-        "day": ctx.today.isoformat(), "lang": after.lang or ctx.res.catalogs.default, "comune": after.comune,
-        "municipio": after.municipio or None, "age": after.age, "need": after.need,
-        "services": [sid for sid in shown if sid in ctx.kb.services and not ctx.kb.services[sid].fallback],
-    })]
+    effects: list[Effect] = []
+    day, lang = ctx.today.isoformat(), after.lang or ctx.res.catalogs.default
+    kind = event_kind(event, ctx.kb)
+    if kind in ("start", "audience") or new_user:
+        effects.append(Effect("count-start", {"day": day, "lang": lang, "link": after.link or ""}))
+    asked = ("comune", "age", "ages", "need", "municipio")
+    if after.state == State.RESULTS and not (
+            before.state == State.RESULTS and all(getattr(before, k) == getattr(after, k) for k in asked)):
+        # (the same results again, a page of them or /help, are not a new request)
+        effects.append(_count_request(after, ctx, person=False))
+    if after.state == State.WITH_PERSON and before.state != State.WITH_PERSON:
+        effects.append(_count_request(before, ctx, person=True))
+    return effects
+
+
+def _count_request(s: Session, ctx: Ctx, *, person: bool) -> Effect:
+    """One count per age group the family named (a family with three children is three
+    requests), each with the services its results hold; `person`: a person was asked for."""
+    groups = s.ages or ((s.age,) if s.age else ("",))
+    rows = []
+    for group in groups:
+        found = found_for(s.evolve(age=group), ctx)[0] if s.comune and s.need and group else []
+        rows.append([group, [sv.id for sv in found if not sv.fallback]])
+    return Effect("count-request", {
+        "day": ctx.today.isoformat(), "lang": s.lang or ctx.res.catalogs.default, "comune": s.comune or "",
+        "municipio": s.municipio or 0, "need": s.need or "", "link": s.link or "", "rows": rows,
+        "person": person})
 
 
 def _person_effects(before: Session, after: Session | None, event: Event, ctx: Ctx) -> list[Effect]:

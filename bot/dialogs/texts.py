@@ -114,6 +114,7 @@ PRIVACY = N_("Chi tiene i tuoi dati: %(name)s. Contatti: %(contacts)s.\n"
              "Questi numeri non dicono niente di te.\n"
              "Per cancellare tutto adesso scrivi /forget. "
              "Questa chat resta nella tua app: puoi cancellarla tu.")
+PRIVACY_COUNTS = N_("I numeri che conto restano anche dopo /forget: non dicono chi sei.")
 # When a person of the cooperative answers (/persona, the hand-off to the operators' group).
 PRIVACY_PERSON = N_("Se chiedi una persona, i tuoi messaggi vanno alle persone della cooperativa, "
                     "in un gruppo Telegram. Loro li leggono e li tengono.")
