@@ -1,8 +1,8 @@
 """The report as one HTML file an operator opens in a browser or prints for a funder.
 
 Self-contained: inline CSS and SVG charts, no script, no font or image from the network.
-Charts draw only published numbers (bot.report.cells); a hidden cell is written "< 5" and
-gets no bar.
+Charts draw only published numbers (bot.report.cells): a hidden cell gets no bar (the
+tables under the charts list it as "< 5").
 """
 
 from __future__ import annotations
@@ -67,27 +67,30 @@ def table_html(table: Table) -> str:
 
 
 def bar_chart(table: Table, css_id: str, limit: int) -> str:
-    """Horizontal bars, biggest first; hidden cells listed with "< 5" and no bar."""
-    rows = table.sorted_rows()[:limit]
-    if not rows:
+    """Horizontal bars, biggest first; rows under 5 get no bar: one line says how many."""
+    visible = [(labels, cells[0].shown) for labels, cells in table.sorted_rows() if cells[0].shown]
+    hidden = sum(1 for cells in table.rows.values() if cells[0].shown is None)
+    rows = visible[:limit]
+    notes = ([f"e altre {len(visible) - limit} righe (nella tabella)"] if len(visible) > limit else []) + (
+        [f"{hidden} {'riga' if hidden == 1 else 'righe'} con meno di 5 ({HIDDEN}): senza barra"] if hidden else [])
+    if not rows and not notes:
         return ""
     label_width, bar_width, line = 300, 340, 22
-    top = max((cells[0].shown or 0) for _, cells in rows) or 1
-    height = line * len(rows) + 10
+    top = max((shown or 0 for _, shown in rows), default=1) or 1
+    height = line * (len(rows) + len(notes)) + 10
     out = [f'<svg id="{css_id}" role="img" aria-label="{escape(table.title)}" xmlns="http://www.w3.org/2000/svg" '
            f'width="{label_width + bar_width + 60}" height="{height}" viewBox="0 0 {label_width + bar_width + 60} '
            f'{height}">']
-    for i, (labels, cells) in enumerate(rows):
+    for i, (labels, shown) in enumerate(rows):
         y = 5 + i * line
         name = labels[0] if len(labels[0]) <= 45 else labels[0][:44] + "…"
-        out.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{escape(name)}</text>')
-        shown = cells[0].shown
-        if shown:
-            w = max(2, round(bar_width * shown / top))
-            out.append(f'<rect x="{label_width}" y="{y + 3}" width="{w}" height="{line - 6}" fill="{PALETTE[0]}"/>')
-            out.append(f'<text x="{label_width + w + 5}" y="{y + 15}">{shown}</text>')
-        else:
-            out.append(f'<text x="{label_width + 5}" y="{y + 15}">{escape(HIDDEN if shown is None else "0")}</text>')
+        w = max(2, round(bar_width * (shown or 0) / top))
+        out.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{escape(name)}</text>'
+                   f'<rect x="{label_width}" y="{y + 3}" width="{w}" height="{line - 6}" fill="{PALETTE[0]}">'
+                   f"<title>{escape(labels[0])}: {shown}</title></rect>"
+                   f'<text x="{label_width + w + 5}" y="{y + 15}">{shown}</text>')
+    for j, note in enumerate(notes):
+        out.append(f'<text x="{label_width}" y="{5 + (len(rows) + j) * line + 15}" fill="#555">{escape(note)}</text>')
     out.append("</svg>")
     return "".join(out)
 
