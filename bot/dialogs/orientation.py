@@ -684,7 +684,8 @@ def step(session: Session | None, event: Event, res: Resources, when: date | dat
 def _effects(before: Session, after: Session | None, event: Event, new_user: bool, ctx: Ctx) -> list[Effect]:
     """What a turn counts for the cooperative's anonymous report (`bot.report`): a start, with
     the link it came from; results shown, once per request (day, language, place, age group,
-    need, services shown or none); a family asking for a person. Never who, never their words."""
+    need, the services that answer it there, or none); a family asking for a person. Never
+    who, never their words."""
     if after is None:
         return []
     effects: list[Effect] = []
@@ -704,7 +705,8 @@ def _effects(before: Session, after: Session | None, event: Event, new_user: boo
 
 def _count_request(s: Session, ctx: Ctx, *, person: bool) -> Effect:
     """One count per age group the family named (a family with three children is three
-    requests), each with the services its results hold; `person`: a person was asked for."""
+    requests), each with the services that answer its need there (an audience's extra
+    services, shown to every Ukrainian speaker, do not); `person`: a person was asked for."""
     groups = s.ages or ((s.age,) if s.age else ("",))
     rows = []
     for group in groups:
