@@ -733,9 +733,12 @@ def _add_columns(db: sqlite3.Connection) -> None:
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'result_counts'").fetchone():
         # Counts of an older version (no link, no persons column) join the report's table.
         db.execute("BEGIN")
-        db.execute("INSERT INTO request_counts (day, channel, lang, comune, municipio, age, need, services, shown)"
-                   " SELECT day, channel, lang, comune, municipio, age, need, services, shown FROM result_counts"
-                   " WHERE true ON CONFLICT DO UPDATE SET shown = request_counts.shown + excluded.shown")
+        # Each row gets a random cell key, as if counted now (a key of 0 would give its noise away).
+        db.execute("INSERT INTO request_counts (day, channel, lang, comune, municipio, age, need, services, shown,"
+                   " shown_key) SELECT day, channel, lang, comune, municipio, age, need, services, shown,"
+                   f" abs(random()) % {KEY_MODULUS} FROM result_counts"
+                   " WHERE true ON CONFLICT DO UPDATE SET shown = request_counts.shown + excluded.shown,"
+                   f" shown_key = (request_counts.shown_key + excluded.shown_key) % {KEY_MODULUS}")
         db.execute("DROP TABLE result_counts")
         db.execute("COMMIT")
 
