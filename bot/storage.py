@@ -30,7 +30,7 @@ import aiosqlite
 from bot import pseudonyms as pseudonyms_
 from bot.dialogs.model import Effect, Session
 from bot.pseudonyms import Pseudonyms, SecretError
-from bot.report.counts import KEY_MODULUS, Counts, RequestCount, StartCount, record_key
+from bot.report.counts import KEY_MODULUS, Counts, RequestCount, StartCount, columns, record_key
 
 log = logging.getLogger(__name__)
 
@@ -448,10 +448,10 @@ class SessionStore:
         """The anonymous report's counts for the days from `since` to `until` (both included)."""
         low, high = (since or date.min).isoformat(), (until or date.max).isoformat()
         requests = await self._db.execute_fetchall(
-            f"SELECT {', '.join(RequestCount.columns())} FROM request_counts WHERE day BETWEEN ? AND ?"
+            f"SELECT {columns(RequestCount)} FROM request_counts WHERE day BETWEEN ? AND ?"
             " ORDER BY day, comune, need", (low, high))
         starts = await self._db.execute_fetchall(
-            f"SELECT {', '.join(StartCount.columns())} FROM start_counts WHERE day BETWEEN ? AND ? ORDER BY day",
+            f"SELECT {columns(StartCount)} FROM start_counts WHERE day BETWEEN ? AND ? ORDER BY day",
             (low, high))
         return Counts([RequestCount(*r) for r in requests], [StartCount(*r) for r in starts])
 

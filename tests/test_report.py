@@ -25,7 +25,7 @@ from bot.dialogs.context import Ctx
 from bot.dialogs.model import Command, Press, Text
 from bot.report.cells import DIMENSIONS, HIDDEN, NOISE, THRESHOLD, Labels, Table, dimensions, make_report
 from bot.report.command import csv_report
-from bot.report.counts import Counts, RequestCount, record_key
+from bot.report.counts import KEY_MODULUS, Counts, RequestCount
 from bot.report.page import html_report
 from bot.storage import SessionStore
 from tests.conftest import TODAY
@@ -184,17 +184,18 @@ def test_a_hidden_cell_cannot_be_recovered_by_subtracting_from_the_total():
     databases (each request's random key), what subtraction gives is spread over several
     values, and is right no more often than a guess."""
     recovered: Counter = Counter()
+    keys = random.Random(15)  # the store draws them with `secrets`; seeded here, so the test is exact
     for _ in range(400):
         table = Table("t", ("Comune",), ("Richieste",))
         for comune, n in (("Bresso", 8), ("Sesto", 3)):
             for _ in range(n):
-                table.add((comune,), ((1, record_key()),))
+                table.add((comune,), ((1, keys.randrange(KEY_MODULUS)),))
         assert table.rows[("Sesto",)][0].text == HIDDEN
         total, bresso = table.total[0].shown, table.rows[("Bresso",)][0].shown
         assert total is not None and bresso is not None
         recovered[total - bresso] += 1
     assert len(recovered) >= 5
-    assert recovered[3] / 400 < 0.3
+    assert recovered[3] / 400 < 0.25  # a guess among 1 to 4 is right 1 time in 4
 
 
 def test_a_cut_by_something_unknown_says_what_can_be_chosen():

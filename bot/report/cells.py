@@ -121,7 +121,6 @@ DIMENSIONS: dict[str, tuple[str, Dimension]] = {
     "need": ("Bisogno", lambda lb, r: lb.need(r.need)),  # type: ignore[union-attr]
     "link": ("Link o QR", lambda lb, r: lb.link(r.link)),
 }
-START_DIMENSIONS = ("day", "month", "channel", "lang", "link")  # what a start knows
 
 
 def dimensions(names: str) -> tuple[str, ...]:

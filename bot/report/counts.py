@@ -36,10 +36,6 @@ class RequestCount:
     shown_key: int  # cell keys: see KEY_MODULUS
     persons_key: int
 
-    @classmethod
-    def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
 
 @dataclass(frozen=True)
 class StartCount:
@@ -52,9 +48,10 @@ class StartCount:
     starts: int
     starts_key: int
 
-    @classmethod
-    def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+
+def columns(kind: type[RequestCount] | type[StartCount]) -> str:
+    """The SELECT list that reads a count of this kind back, in its fields' order."""
+    return ", ".join(f.name for f in fields(kind))
 
 
 @dataclass(frozen=True)
