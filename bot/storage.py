@@ -220,6 +220,7 @@ class SessionStore:
         self._identity = _identity(path) if path else None
         self._cache: OrderedDict[tuple[str, str], Session] = OrderedDict()
         self._cache_size = cache_size
+        self._purging = 0  # while an erasure runs, the database, not memory, says who is still here
         self._turns = 0
 
     def _remember(self, channel: str, user_id: str, session: Session) -> None:
@@ -300,10 +301,15 @@ class SessionStore:
                 raise
             return [(str(c), str(u)) for c, u in old]
 
+        # Between the erasure's commit and the end of this coroutine, other turns run: they must
+        # not be served a conversation from memory that is no longer in the database.
+        self._purging += 1
         try:
             erased = await self._db._execute(lambda: work(self._db._conn))
         except sqlite3.OperationalError as exc:
             raise _fault(exc) from None
+        finally:
+            self._purging -= 1
         for key in erased:
             self._cache.pop(key, None)
         return len(erased)
@@ -313,7 +319,7 @@ class SessionStore:
 
         A user met before is read from memory, and a repeated key is then caught by the save
         (the key is unique in the database): one trip to the database per turn, not two."""
-        cached = self._cache.get((channel, user_id))
+        cached = self._cache.get((channel, user_id)) if not self._purging else None
         if cached is not None:
             return Turn(cached, False)
         rows = await self._db.execute_fetchall(
