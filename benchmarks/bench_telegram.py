@@ -42,7 +42,7 @@ from bot.channels.telegram import NO_PREVIEW, TelegramChannel, build_application
 from bot.config import Config, TelegramSettings  # noqa: E402
 from bot.conversation import Conversation  # noqa: E402
 from bot.resources import load_resources  # noqa: E402
-from bot.storage import SessionStore  # noqa: E402
+from bot.store import SessionStore  # noqa: E402
 from tests.telegram_fakes import TOKEN, RecordingRequest, Updates  # noqa: E402
 
 USERS = 1000

@@ -10,33 +10,39 @@ never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from bot.config import Config, SettingsError, TelegramSettings, WhatsAppSettings, env
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs.model import Resources
 from bot.knowledge import KnowledgeError
-from bot.storage import StoreError, check_database
+from bot.store import StoreError, check_database
 
 
-def opener(config: Config, resources: Resources, db: Path | None = None) -> OpenConversation:
+def opener(config: Config, resources: Resources, db: str | None = None) -> OpenConversation:
     """A function that opens the store and yields the conversation over it, then closes it."""
 
     @asynccontextmanager
     async def conversation() -> AsyncIterator[Conversation]:
-        from bot.storage import SessionStore
+        from bot.store import SessionStore
 
-        store = await SessionStore.open(db or config.db_path, retention_days=config.retention_days,
+        store = await SessionStore.open(db or config.db, retention_days=config.retention_days,
                                         secret=config.secret)
+        resuming = None
         try:
             opened = Conversation(resources, store, config.clock)
             await opened.resume_effects()
+            resuming = asyncio.get_running_loop().create_task(opened.keep_resuming())
             yield opened
         finally:
+            if resuming is not None:
+                resuming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await resuming
             await store.close()
 
     return conversation
@@ -62,7 +68,8 @@ def _guarded(run: Callable[[], None]) -> int:
 
 # Libraries whose own lines may carry what the bot never logs: httpx's request lines the
 # token, PTB's and pywa's debug lines the updates themselves (names, numbers, texts).
-QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "pywa", "pywa_async", "uvicorn", "aiosqlite", "asyncio")
+QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "pywa", "pywa_async", "uvicorn", "aiosqlite", "asyncio",
+                   "psycopg", "psycopg.pool")
 
 
 def quiet_libraries() -> None:
@@ -83,8 +90,8 @@ def chat(config: Config, *, db: str | None, user: str, lang: str | None, start: 
         from bot.channels import console
         from bot.resources import load_resources
 
-        check_database(db or config.db_path)
-        conversation = opener(config, load_resources(config), Path(db) if db else None)
+        check_database(db or config.db)
+        conversation = opener(config, load_resources(config), db)
 
         async def main() -> None:
             async with conversation() as opened:
@@ -99,9 +106,9 @@ def purge(config: Config, *, db: str | None) -> int:
     """Erase conversations untouched for the retention period (the running bot does it too)."""
 
     def run() -> None:
-        from bot.storage import SessionStore
+        from bot.store import SessionStore
 
-        path = Path(db) if db else config.db_path
+        path = db or config.db
         check_database(path)
 
         async def main() -> int:
@@ -126,7 +133,7 @@ def telegram(config: Config, *, webhook: str | None, listen: str | None, port: i
 
         settings = TelegramSettings.from_env(env())
         settings = replace(settings, listen=listen or settings.listen, port=port or settings.port)
-        check_database(config.db_path)  # a database it cannot use: one line, before anything starts
+        check_database(config.db)  # a database it cannot use: one line, before anything starts
         _logging()
         # A person can be asked for only where the operators' group is attached: the process
         # that takes the Telegram updates (`serve` for WhatsApp families too).
@@ -146,7 +153,7 @@ def whatsapp(config: Config, *, host: str | None, port: int | None) -> int:
 
         settings = WhatsAppSettings.from_env(env())
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
-        check_database(config.db_path)
+        check_database(config.db)
         _logging()
         if config.operators_chat_id is not None:
             logging.getLogger(__name__).warning(
@@ -170,7 +177,7 @@ def serve(config: Config, *, webhook: str | None, host: str | None, port: int | 
         tg_settings = TelegramSettings.from_env(env())
         wa_settings = WhatsAppSettings.from_env(env())
         wa_settings = replace(wa_settings, host=host or wa_settings.host, port=port or wa_settings.port)
-        check_database(config.db_path)
+        check_database(config.db)
         _logging()
         resources = replace(load_resources(config), people=config.operators_chat_id is not None)
         serve(tg_settings, wa_settings, resources, opener(config, resources), webhook_url=webhook,

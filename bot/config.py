@@ -27,7 +27,9 @@ MIN_SECRET_CHARS = 32  # BOT_SECRET and the secret file: at least this long
 
 @dataclass(frozen=True)
 class Config:
-    db_path: Path  # BOT_DB: the SQLite file that keeps conversations across restarts
+    # BOT_DB: the SQLite file that keeps conversations across restarts, or the postgresql:// URL
+    # of a database that several processes of the bot share (bot.store).
+    db: str
     knowledge_dir: Path  # BOT_KNOWLEDGE
     locales_dir: Path  # BOT_LOCALES
     today: date | None  # BOT_TODAY (YYYY-MM-DD): pin the date, for tests and demos
@@ -48,7 +50,7 @@ class Config:
         env = dict(os.environ if env is None else env)
         today = env.get("BOT_TODAY")
         return cls(
-            db_path=Path(env.get("BOT_DB") or "orienta.sqlite3"),
+            db=env.get("BOT_DB") or "orienta.sqlite3",
             knowledge_dir=Path(env.get("BOT_KNOWLEDGE") or ROOT / "knowledge"),
             locales_dir=Path(env.get("BOT_LOCALES") or ROOT / "locales"),
             today=_day(today) if today else None,

@@ -6,7 +6,7 @@ named by each effect's kind and marks it done. Effects saved but not done when t
 stopped are carried out when it starts again (`Conversation.resume_effects`). A new kind of
 effect is one function here and one entry in HANDLERS; it must be safe to run again when a
 crash came after doing and before "done". An effect that only writes to the bot's own
-database (counting a result) is one statement in `bot.storage.LOCAL_EFFECTS` instead, done in
+database (counting a result) is one statement in `bot.store.LOCAL_EFFECTS` instead, done in
 the turn's own transaction, so exactly once.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from bot.storage import LOCAL_EFFECTS, PendingEffect, SessionStore
+from bot.store import LOCAL_EFFECTS, PendingEffect, SessionStore
 from bot.tracing import where
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ Handler = Callable[[SessionStore, PendingEffect], Awaitable[None]]
 
 
 # Effects whose whole work is a write to the bot's own database (counting a result shown)
-# are done by the store inside the turn's transaction: see `bot.storage.LOCAL_EFFECTS`.
+# are done by the store inside the turn's transaction: see `bot.store.LOCAL_EFFECTS`.
 # The others are carried out here, after the save.
 HANDLERS: dict[str, Handler] = {}
 

@@ -38,7 +38,7 @@ from bot.effects import Handler
 from bot.hours import earliest, italian_holidays, opens_at
 from bot.i18n import Catalogs, hours_lines
 from bot.knowledge import KnowledgeBase
-from bot.storage import Handoff, PendingEffect, SessionStore
+from bot.store import Handoff, PendingEffect, SessionStore
 
 if TYPE_CHECKING:
     from bot.channels.base import Channel
@@ -144,10 +144,11 @@ class OperatorsDesk:
             family = self.families.get(handoff.channel)
             if family is None:
                 continue  # the channel runs in another process: that one reminds
+            if not await self.store.no_reminder(handoff):
+                continue  # another process of the bot is reminding this family now
             if not self._window_closed(family, handoff):
                 await family.turn(handoff.user_id, NobodyAnswered(), once=f"handoff:no-answer:{handoff.card}",
                                   address=handoff.address, from_family=False)
-            await self.store.no_reminder(handoff)
             await self._post("⏰ Nessuno ha ancora risposto a questa famiglia. Le ho dato i contatti della "
                              "cooperativa. La conversazione resta aperta: rispondete qui.",
                              thread=handoff.thread, reply_to=handoff.card)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,9 +15,67 @@ from bot.config import ROOT, Config
 from bot.dialogs.model import Command, Effect, Event, Press, Reply, Resources, Session, Text
 from bot.dialogs.orientation import step
 from bot.resources import load_resources
+from bot.store import SessionStore, is_url
+from tests.pg_cluster import Cluster
 
 # The day these tests describe. Services' periods are absolute dates, so the tests pin it.
 TODAY = date(2026, 12, 1)
+
+
+# Every process of a bot on one PostgreSQL database keys users with the same BOT_SECRET.
+TEST_SECRET = "orienta-tests-" + "0" * 40
+_pg_missing: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | None]:
+    """The tests' PostgreSQL server, started once (tests.pg_cluster), or None where none can
+    start: its tests are then skipped, and the summary says so in capitals. ORIENTA_REQUIRE_PG=1
+    (CI) makes that a failure instead."""
+    cluster, why = Cluster.start()
+    if cluster is None:
+        if os.environ.get("ORIENTA_REQUIRE_PG"):
+            pytest.fail(f"ORIENTA_REQUIRE_PG is set, but {why}", pytrace=False)
+        _pg_missing.append(why)
+        yield None
+        return
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _pg_missing:
+        terminalreporter.section("POSTGRESQL TESTS SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(f"The store's PostgreSQL tests did not run: {_pg_missing[0]}.", red=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """BOT_DB for a test of the store on each engine: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "s.sqlite3")
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    if cluster is None:
+        pytest.skip(f"PostgreSQL: {_pg_missing[0]}")
+    url = cluster.database()
+    try:
+        yield url
+    finally:
+        cluster.drop(url)
+
+
+@pytest.fixture
+def open_store(db: str) -> Callable[..., Awaitable[SessionStore]]:
+    """Opens the store at `db` as the bot would (a shared PostgreSQL database needs BOT_SECRET)."""
+    async def opening(**options: object) -> SessionStore:
+        if is_url(db):
+            options.setdefault("secret", TEST_SECRET)
+        return await SessionStore.open(db, **options)  # type: ignore[arg-type]
+
+    return opening
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ USER = "393331234567"
 
 
 class FakeGraph:
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
+    def __init__(self, delay: float = 0.0) -> None:
+        self.bodies: list[dict] = []  # `delay`: seconds each send takes, as over a real network
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +32,8 @@ class FakeGraph:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                if delay:
+                    time.sleep(delay)
                 graph.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
                 body = json.dumps({"messaging_product": "whatsapp", "contacts": [{"input": USER, "wa_id": USER}],
                                    "messages": [{"id": f"wamid.out{len(graph.bodies)}"}]}).encode()

@@ -23,7 +23,7 @@ from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.context import State
 from bot.knowledge import Hours, HoursBlock, Mediator, Operators, Slot
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY, Chat
 from tests.telegram_fakes import GROUP, TOKEN, RecordingRequest, Updates, operator_reply
 from tests.test_whatsapp import SETTINGS as WHATSAPP
@@ -182,7 +182,12 @@ async def test_a_restart_in_the_middle_of_a_hand_off_loses_nothing(res, tmp_path
 
 
 async def test_a_family_message_saved_but_not_relayed_before_a_crash_reaches_the_group_at_the_next_start(
-        res, tmp_path: Path):
+        res, tmp_path: Path, monkeypatch):
+    from bot.store import sessions
+
+    # The process that saved the effect holds it for EFFECT_LEASE seconds (so that no other
+    # process relays it twice); here that hold has run out by the time the bot is back.
+    monkeypatch.setattr(sessions, "EFFECT_LEASE", 0.0)
     db = tmp_path / "desk.sqlite3"
     first = await Desk(res, db).start()
     family = Updates(user_id=FAMILY, language_code="it")

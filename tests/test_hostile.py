@@ -177,7 +177,7 @@ def test_every_unicode_digit_through_each_channels_reading(res):
 async def test_a_failing_turn_logs_where_it_failed_never_what_the_user_wrote(res, tmp_path, caplog, monkeypatch):
     from bot.conversation import Conversation
     from bot.dialogs import orientation
-    from bot.storage import SessionStore
+    from bot.store import SessionStore
     from tests.conftest import TODAY
 
     def broken(*args, **kwargs):

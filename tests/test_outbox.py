@@ -21,7 +21,7 @@ from telegram.error import NetworkError, TimedOut
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import TelegramSettings
 from bot.conversation import Conversation
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 from tests.telegram_fakes import TOKEN, RecordingRequest, Updates
 from tests.test_whatsapp import GraphApi, Webhook, whatsapp_bot

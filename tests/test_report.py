@@ -27,7 +27,7 @@ from bot.report.cells import DIMENSIONS, HIDDEN, NOISE, THRESHOLD, Labels, Table
 from bot.report.command import csv_report
 from bot.report.counts import KEY_MODULUS, Counts, RequestCount
 from bot.report.page import html_report
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 
 MILANO = "015146"  # asks for a Municipio first: left out of the simulation to keep it short

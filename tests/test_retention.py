@@ -19,7 +19,7 @@ from bot.conversation import Conversation
 from bot.dialogs import texts as T
 from bot.dialogs.context import State
 from bot.dialogs.model import Session, Text
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 
 

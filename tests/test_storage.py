@@ -8,12 +8,12 @@ from pathlib import Path
 
 from bot.conversation import Conversation
 from bot.dialogs.model import Command, Session, Text
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 
 
-async def test_store_round_trip_and_delete(tmp_path: Path):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_store_round_trip_and_delete(open_store):
+    store = await open_store()
     session = Session(state="ask_age", lang="uk", comune="015032", filled=("comune",))
     await store.save("telegram", "42", session)
     assert await store.load("telegram", "42") == session
@@ -30,15 +30,14 @@ async def test_database_uses_wal(tmp_path: Path):
     assert mode == "wal"
 
 
-async def test_a_restart_loses_no_conversation(res, tmp_path: Path):
-    db = tmp_path / "s.sqlite3"
-    store = await SessionStore.open(db)
+async def test_a_restart_loses_no_conversation(open_store, res):
+    store = await open_store()
     first = Conversation(res, store, lambda: TODAY)
     await first.handle("console", "u1", Command("start"))
     await first.handle("console", "u1", Text("Bresso"))
     await store.close()  # the process ends
 
-    store = await SessionStore.open(db)
+    store = await open_store()
     second = Conversation(res, store, lambda: TODAY)
     replies = await second.handle("console", "u1", Text("9"))
     assert replies[-1].state == "ask_need"
@@ -47,8 +46,8 @@ async def test_a_restart_loses_no_conversation(res, tmp_path: Path):
     await store.close()
 
 
-async def test_forget_deletes_the_stored_session(res, tmp_path: Path):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_forget_deletes_the_stored_session(open_store, res):
+    store = await open_store()
     conv = Conversation(res, store, lambda: TODAY)
     await conv.handle("telegram", "7", Text("Monza"))
     assert await store.load("telegram", "7") is not None
@@ -57,8 +56,8 @@ async def test_forget_deletes_the_stored_session(res, tmp_path: Path):
     await store.close()
 
 
-async def test_quick_messages_of_one_user_are_applied_in_order(res, tmp_path: Path):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_quick_messages_of_one_user_are_applied_in_order(open_store, res):
+    store = await open_store()
     conv = Conversation(res, store, lambda: TODAY)
     await conv.handle("telegram", "9", Command("start"))
     await asyncio.gather(
@@ -71,8 +70,8 @@ async def test_quick_messages_of_one_user_are_applied_in_order(res, tmp_path: Pa
     await store.close()
 
 
-async def test_a_bug_in_the_dialog_costs_one_apology_not_the_conversation(res, tmp_path: Path, monkeypatch):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_a_bug_in_the_dialog_costs_one_apology_not_the_conversation(open_store, res, monkeypatch):
+    store = await open_store()
     conv = Conversation(res, store, lambda: TODAY)
     await conv.handle("telegram", "5", Text("Monza"))
     before = await store.load("telegram", "5")
@@ -87,8 +86,8 @@ async def test_a_bug_in_the_dialog_costs_one_apology_not_the_conversation(res, t
     await store.close()
 
 
-async def test_an_event_delivered_twice_is_answered_once(res, tmp_path: Path):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_an_event_delivered_twice_is_answered_once(open_store, res):
+    store = await open_store()
     conv = Conversation(res, store, lambda: TODAY)
     first = await conv.handle("telegram", "3", Text("Monza"), once="telegram:update:10")
     again = await conv.handle("telegram", "3", Text("Monza"), once="telegram:update:10")
@@ -96,11 +95,11 @@ async def test_an_event_delivered_twice_is_answered_once(res, tmp_path: Path):
     await store.close()
 
 
-async def test_a_notice_is_given_once_even_across_restarts(tmp_path: Path):
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+async def test_a_notice_is_given_once_even_across_restarts(open_store):
+    store = await open_store()
     assert await store.first_time("telegram:group:-100")
     assert not await store.first_time("telegram:group:-100")
     await store.close()
-    store = await SessionStore.open(tmp_path / "s.sqlite3")
+    store = await open_store()
     assert not await store.first_time("telegram:group:-100")
     await store.close()

@@ -15,7 +15,7 @@ import pytest
 from bot.config import ROOT
 from bot.conversation import Conversation
 from bot.dialogs.model import Text
-from bot.storage import SessionStore, StoreFull, StoreLost
+from bot.store import SessionStore, StoreFull, StoreLost
 from tests.conftest import TODAY
 
 CHANNEL_ENV = {"TELEGRAM_TOKEN": "123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "WHATSAPP_PHONE_ID": "1",

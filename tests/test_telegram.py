@@ -19,7 +19,7 @@ from bot.channels.telegram import (
 from bot.config import TelegramSettings
 from bot.conversation import Conversation
 from bot.dialogs.model import Reply, Section
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 from tests.telegram_fakes import TOKEN, RecordingRequest, Updates
 

@@ -30,7 +30,7 @@ from bot.config import SettingsError, WhatsAppSettings
 from bot.conversation import Conversation
 from bot.dialogs.model import Button, Command, Reply, Section
 from bot.dialogs.orientation import State, step
-from bot.storage import SessionStore
+from bot.store import SessionStore
 from tests.conftest import TODAY
 from tests.test_hostile import ROUTES
 from tests.test_languages import ORDER as LANGUAGES

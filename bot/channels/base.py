@@ -32,7 +32,7 @@ from bot.dialogs.model import Command, Event, Repeat, Reply, Section, Text
 from bot.fair_use import Admit, FairUse
 from bot.i18n import Catalogs, Translator
 from bot.outbox import FIRST_PAUSE, LONGEST_PAUSE, STALE_AFTER, Outbox, TryLater, Undeliverable
-from bot.storage import Queued, StoreFull
+from bot.store import Queued, StoreFull
 
 log = logging.getLogger(__name__)
 

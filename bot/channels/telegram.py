@@ -52,7 +52,7 @@ from bot.handoff import OperatorsDesk
 from bot.i18n import Catalogs
 from bot.knowledge import Audience
 from bot.outbox import TryLater, Undeliverable
-from bot.storage import Queued, StoreLost
+from bot.store import Queued, StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,7 @@ from bot.dialogs import texts as T
 from bot.dialogs.model import Button, Command, Event, Location, Other, Press, Reply, Resources
 from bot.i18n import Catalogs, Translator
 from bot.outbox import TryLater, Undeliverable
-from bot.storage import Queued, StoreLost
+from bot.store import Queued, StoreLost
 from bot.tracing import where
 
 log = logging.getLogger(__name__)

@@ -102,7 +102,7 @@ RESTARTED = N_("Ricominciamo.")
 FORGOTTEN = N_("Ho cancellato tutti i tuoi dati. Non posso cancellare questa chat nella tua app: "
                "puoi cancellarla tu. Scrivi /start per ricominciare.")
 # /privacy, in plain words (GDPR art. 13): who answers for the data, what is kept and for how
-# long, what the counts hold, how to erase. It must stay true to bot.storage and bot.pseudonyms.
+# long, what the counts hold, how to erase. It must stay true to bot.store and bot.pseudonyms.
 PRIVACY = N_("Chi tiene i tuoi dati: %(name)s. Contatti: %(contacts)s.\n"
              "Cosa tengo: le tue risposte (comune, età, che cosa ti serve) e la tua lingua. "
              "Non tengo il tuo nome e non tengo i tuoi messaggi. "

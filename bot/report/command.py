@@ -19,7 +19,7 @@ from bot.report.page import html_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="SQLite file (default: $BOT_DB or orienta.sqlite3)")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: $BOT_DB or orienta.sqlite3)")
     parser.add_argument("--since", type=date.fromisoformat, help="first day, YYYY-MM-DD (default: the first counted)")
     parser.add_argument("--until", type=date.fromisoformat, help="last day, YYYY-MM-DD (default: today)")
     parser.add_argument("--by", default="need,comune",
@@ -43,7 +43,7 @@ def csv_report(report: Report) -> str:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    from bot.storage import SessionStore, StoreError, check_database
+    from bot.store import SessionStore, StoreError, check_database, is_url
 
     try:
         by = dimensions(args.by)
@@ -54,8 +54,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
     if args.since and args.since > until:
         print(f"error: --since {args.since} is after --until {until}", file=sys.stderr)
         return 2
-    path = Path(args.db) if args.db else config.db_path
-    if not path.exists():
+    path = args.db or config.db
+    if not is_url(path) and not Path(path).exists():
         print(f"error: there is no database at {path} (set --db or BOT_DB)", file=sys.stderr)
         return 2
 
