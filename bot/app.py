@@ -20,7 +20,7 @@ from bot.config import Config, SettingsError, TelegramSettings, WhatsAppSettings
 from bot.conversation import Conversation, OpenConversation
 from bot.dialogs.model import Resources
 from bot.knowledge import KnowledgeError
-from bot.store import StoreError, check_database
+from bot.store import StoreError, check_database, shown
 
 
 def opener(config: Config, resources: Resources, db: str | None = None) -> OpenConversation:
@@ -119,7 +119,7 @@ def purge(config: Config, *, db: str | None) -> int:
                 await store.close()
 
         erased = asyncio.run(main())
-        print(f"{erased} conversation(s) untouched for {config.retention_days} days erased from {path}.")
+        print(f"{erased} conversation(s) untouched for {config.retention_days} days erased from {shown(path)}.")
 
     return _guarded(run)
 

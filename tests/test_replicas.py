@@ -35,7 +35,7 @@ def text_of(body: dict) -> str:
 
 
 def test_two_processes_on_one_database_answer_200_families_each_answer_once(db: str):
-    graph = FakeGraph(delay=0.01)  # sends take a while: one process's drain is still going when the next message arrives
+    graph = FakeGraph(delay=0.01)  # sends take a while: a drain is still going when the next message comes
     ports = (free_port(), free_port())
     env = {**os.environ, "BOT_DB": db, "BOT_SECRET": TEST_SECRET, "BOT_TODAY": "2026-11-25",
            "WHATSAPP_PHONE_ID": "123", "WHATSAPP_TOKEN": "t", "WHATSAPP_VERIFY_TOKEN": "v",

@@ -197,3 +197,17 @@ async def test_a_postgresql_server_that_cannot_be_reached_is_one_line_without_th
         await SessionStore.open("postgresql://orienta:hunter2secret@127.0.0.1:1/orienta", secret=TEST_SECRET)
     assert "cannot be reached" in str(failure.value) and "127.0.0.1:1/orienta" in str(failure.value)
     assert "hunter2secret" not in str(failure.value) and "\n" not in str(failure.value)
+
+
+async def test_the_expiry_sweep_erases_an_old_conversation_with_all_tied_to_it_on_either_engine(open_store):
+    a, b = await two(open_store)
+    for user in ("old", "new"):
+        await a.save("whatsapp", user, Session(comune="015032"), outbox=[("addr", "waiting")])
+        await a.link("whatsapp", f"{user}-phone", user)
+    await a.engine.execute("UPDATE sessions SET updated_at = '2026-01-01T00:00:00+00:00' WHERE user_id = 'old'")
+    assert await b.purge(30) == 1
+    assert await a.load("whatsapp", "old") is None and await a.queued("whatsapp", "old") == []
+    assert await a.alias_of("whatsapp", "old-phone") is None
+    assert await a.load("whatsapp", "new") is not None and len(await a.queued("whatsapp", "new")) == 1
+    await a.close()
+    await b.close()

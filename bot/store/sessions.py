@@ -466,8 +466,9 @@ def _turn(channel: str, user_id: str, session: Session | None, key: str | None, 
         data = json.dumps(session.to_dict(), ensure_ascii=False)
         if version is None:  # whatever is stored (a maintenance write, a test)
             rows = (yield Sql("INSERT INTO sessions (channel, user_id, data, updated_at, version)"
-                              " VALUES (?, ?, ?, ?, 1) ON CONFLICT (channel, user_id) DO UPDATE SET data = excluded.data,"
-                              " updated_at = excluded.updated_at, version = sessions.version + 1 RETURNING version",
+                              " VALUES (?, ?, ?, ?, 1) ON CONFLICT (channel, user_id) DO UPDATE SET"
+                              " data = excluded.data, updated_at = excluded.updated_at,"
+                              " version = sessions.version + 1 RETURNING version",
                               (channel, user_id, data, now))).rows
             saved = int(rows[0][0])
         elif version == 0:  # no session was stored when the turn read: none may be now
