@@ -15,7 +15,7 @@ import pytest
 from bot.config import ROOT
 from bot.conversation import Conversation
 from bot.dialogs.model import Text
-from bot.store import SessionStore, StoreFull, StoreLost
+from bot.store import SessionStore, StoreDown, StoreFull, StoreLost
 from tests.conftest import TODAY
 
 CHANNEL_ENV = {"TELEGRAM_TOKEN": "123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "WHATSAPP_PHONE_ID": "1",
@@ -79,14 +79,17 @@ async def test_a_database_deleted_under_the_running_bot_stops_it_instead_of_answ
     await store.close()
 
 
-async def test_a_full_disk_gets_the_family_an_apology_and_the_webhook_a_try_again(res, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fault", [StoreFull("the database cannot grow (database or disk is full)"),
+                                   StoreDown("the database at db.host/orienta cannot be reached (server closed)")],
+                         ids=["full disk", "database server unreachable"])
+async def test_a_full_disk_gets_the_family_an_apology_and_the_webhook_a_try_again(res, tmp_path, monkeypatch, fault):
 
     from tests.test_whatsapp import GraphApi, whatsapp_bot
 
     store = await SessionStore.open(tmp_path / "s.sqlite3")
 
     async def full(*args, **kwargs):
-        raise StoreFull("the database cannot grow (database or disk is full)")
+        raise fault
 
     graph = GraphApi()
     async with whatsapp_bot(res, store, graph) as wa:

@@ -32,7 +32,7 @@ from bot.dialogs.model import Command, Event, Repeat, Reply, Section, Text
 from bot.fair_use import Admit, FairUse
 from bot.i18n import Catalogs, Translator
 from bot.outbox import FIRST_PAUSE, LONGEST_PAUSE, STALE_AFTER, Outbox, TryLater, Undeliverable
-from bot.store import Queued, StoreFull
+from bot.store import Queued, StoreDown
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,9 @@ class Channel:
         kept sealed in the outbox); the console prints what this returns.
 
         Fair use: above FairUse's rate, one "please wait" and then silence, with nothing
-        stored. A full disk: the turn is not saved, the family gets a short apology and may
-        simply write again (`unsaved` tells a webhook to ask the platform to deliver it
-        again). A database deleted or replaced under the bot (StoreLost) is not handled here:
+        stored. A full disk or a database server out of reach: the turn is not saved, the
+        family gets a short apology and may simply write again (`unsaved` tells a webhook to
+        ask the platform to deliver it again). A database deleted or replaced under the bot (StoreLost) is not handled here:
         the channel stops, loudly.
         """
         to = address or ""
@@ -137,7 +137,7 @@ class Channel:
         render = None if self.outbox is None else (lambda replies: [(to, b) for b in self.bodies(replies)])
         try:
             replies = await self.attached.handle(self.name, user_id, event, once=once, render=render, address=to)
-        except StoreFull as exc:
+        except StoreDown as exc:  # a full disk, a database server out of reach
             log.error("%s: a turn could not be saved: %s", self.name, exc)
             self.unsaved += 1
             tr = self.catalogs.get(self.catalogs.pick(getattr(event, "client_lang", None)))
