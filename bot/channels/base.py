@@ -123,8 +123,8 @@ class Channel:
         Fair use: above FairUse's rate, one "please wait" and then silence, with nothing
         stored. A full disk or a database server out of reach: the turn is not saved, the
         family gets a short apology and may simply write again (`unsaved` tells a webhook to
-        ask the platform to deliver it again). A database deleted or replaced under the bot (StoreLost) is not handled here:
-        the channel stops, loudly.
+        ask the platform to deliver it again). A database deleted or replaced under the bot
+        (StoreLost) is not handled here: the channel stops, loudly.
         """
         to = address or ""
         # Fair use counts the family's own messages, not those of the cooperative's people.
