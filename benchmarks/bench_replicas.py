@@ -13,8 +13,6 @@ rate of webhook calls from the first call until the last answer reached the fake
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import subprocess
 import sys
@@ -25,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_whatsapp import SECRET, STEPS, USERS, expected_orienta_sends, free_port, payload, wait_port  # noqa: E402
+from bench_whatsapp import SECRET, STEPS, USERS, call, expected_orienta_sends, free_port, wait_port  # noqa: E402
 
 from tests.pg_cluster import Cluster  # noqa: E402
 
@@ -47,11 +45,7 @@ async def load(ports: list[int], graph_port: int, expected: int) -> float:
             while not queue.empty():
                 user = queue.get_nowait()
                 for step in range(len(STEPS)):
-                    body = payload(user, step)
-                    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-                    answer = await clients[(user + step) % len(ports)].post("/webhook", content=body, headers={
-                        "X-Hub-Signature-256": signature, "Content-Type": "application/json"})
-                    assert answer.status_code == 200, answer.status_code
+                    await call(clients[(user + step) % len(ports)], user, step)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(IN_FLIGHT * len(ports))))

@@ -119,6 +119,17 @@ def payload(user: int, step: int) -> bytes:
             {"profile": {"name": "A"}, "wa_id": phone}], "messages": [message]}}]}]}).encode()
 
 
+async def call(client, user: int, step: int) -> float:  # type: ignore[no-untyped-def]
+    """One signed webhook call, as Meta makes it: the seconds until the bot answered 200."""
+    body = payload(user, step)
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    t0 = time.perf_counter()
+    answer = await client.post("/webhook", content=body, headers={
+        "X-Hub-Signature-256": signature, "Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.status_code
+    return time.perf_counter() - t0
+
+
 async def load(port: int, graph_port: int, expected_sends: int | None) -> tuple[float, list[float], int]:
     import httpx
 
@@ -135,13 +146,7 @@ async def load(port: int, graph_port: int, expected_sends: int | None) -> tuple[
             while not queue.empty():
                 user = queue.get_nowait()
                 for step in range(len(STEPS)):
-                    body = payload(user, step)
-                    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-                    t0 = time.perf_counter()
-                    answer = await client.post("/webhook", content=body, headers={
-                        "X-Hub-Signature-256": signature, "Content-Type": "application/json"})
-                    latencies.append(time.perf_counter() - t0)
-                    assert answer.status_code == 200, answer.status_code
+                    latencies.append(await call(client, user, step))
                     await asyncio.sleep(0.002)  # a family reads the answer before the next tap
 
         start = time.perf_counter()

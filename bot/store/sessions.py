@@ -32,7 +32,7 @@ from bot.dialogs.model import Effect, Session
 from bot.pseudonyms import Pseudonyms
 from bot.report.counts import KEY_MODULUS, Counts, RequestCount, StartCount, columns, record_key
 from bot.store.engine import Done, Engine, Rollback, Sql, Work
-from bot.store.records import Handoff, PendingEffect, Queued, Stale, Turn
+from bot.store.records import Handoff, PendingEffect, Queued, Stale, StoreError, Turn
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ class SessionStore:
 
     async def _sweep(self, days: int, every: float) -> None:
         """The running bot's own sweep: erase what outlived the retention period, every `every` s."""
-        from bot.store.records import StoreError
-
         while True:
             await asyncio.sleep(every)
             try:
@@ -211,10 +209,6 @@ class SessionStore:
             yield Sql(_QUEUE, [(channel, user_id, a, b, now) for a, b in sealed], many=True)
 
         await self.engine.transaction(work)
-
-    async def sent(self, ids: Sequence[int]) -> None:
-        """The platform took these replies (or refused them for good): they leave the outbox."""
-        await self.engine.execute("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids], many=True)
 
     async def take_drain(self, channel: str, user_id: str, lease: Lease) -> list[Queued] | None:
         """Become the one process sending this user's replies until `lease.until` (or stay it):
