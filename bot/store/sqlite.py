@@ -10,10 +10,12 @@ old file's ids to pseudonyms.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,7 +126,7 @@ async def open_engine(path: Path | str, secret: str | None) -> tuple[SqliteEngin
     db = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_SECONDS)
     engine = SqliteEngine(db, file)
     try:
-        await db.execute("PRAGMA journal_mode=WAL")
+        await _into_wal(db)
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA secure_delete=ON")  # what is erased is overwritten, not left in free pages
         await engine.transaction(lambda: migrate("sqlite", until=1))
@@ -138,6 +140,20 @@ async def open_engine(path: Path | str, secret: str | None) -> tuple[SqliteEngin
         await db.close()
         raise StoreError(f"the database {path} cannot be used: {exc}") from None
     return engine, keys
+
+
+async def _into_wal(db: aiosqlite.Connection) -> None:
+    """Switch the file to WAL, waiting up to BUSY_SECONDS for processes opening it at the same
+    moment: SQLite answers this pragma "database is locked" at once, without its busy wait."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 def _reason(exc: sqlite3.Error) -> str:
