@@ -18,7 +18,8 @@ from tests.telegram_fakes import BOT_ID, USERNAME
 
 
 class FakeBotApi:
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay  # seconds each sendMessage takes, as over a real network
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: list[dict[str, Any]] = []  # every update ever queued, in order
         self.served: list[int] = []  # update ids handed out by getUpdates, repeats included
@@ -79,6 +80,8 @@ class FakeBotApi:
         if method == "getUpdates":
             return self._updates(int(params.get("offset") or 0), float(params.get("timeout") or 0))
         if method == "sendMessage":
+            if self.delay:
+                time.sleep(self.delay)
             with self.lock:
                 self._message_id += 1
                 mid = params["_given_id"] = self._message_id  # kept for sent_with_ids
