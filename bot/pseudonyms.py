@@ -20,6 +20,7 @@ any more: the store erases them (see SessionStore.open).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -113,14 +114,23 @@ def load(setting: str | None, db_path: Path | None, *, create: bool = True) -> P
     path = secret_path(db_path)
     if not create and not path.exists():
         raise SecretError(f"the secret of this database is missing: set BOT_SECRET, or put back {path}")
+    if path.exists():
+        return Pseudonyms(_read(path))
+    # Written whole under another name, then linked into place: a process starting at the same
+    # moment finds either no file or the whole secret (never an empty file), and one secret wins.
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(SECRET_BYTES) + "\n")
+        os.link(draft, path)
     except FileExistsError:
         return Pseudonyms(_read(path))
     except OSError as exc:
         raise SecretError(f"the secret file {path} cannot be created ({exc.strerror})") from None
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(SECRET_BYTES) + "\n")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(draft)
     log.warning("made a new secret for the users' pseudonyms in %s: keep it with the database "
                 "(without it, the conversations kept cannot be reached)", path)
     return Pseudonyms(_read(path))

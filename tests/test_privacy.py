@@ -159,6 +159,25 @@ async def test_the_secret_is_made_once_beside_the_database_readable_only_by_its_
     await again.close()
 
 
+def test_processes_starting_together_on_a_new_database_make_one_secret(tmp_path: Path):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from bot import pseudonyms
+
+    for n in range(40):
+        db, start = tmp_path / f"new{n}.sqlite3", Barrier(8)
+
+        def starting(db: Path = db, start: Barrier = start) -> bytes:
+            start.wait()  # all at the same moment, as replicas started together
+            return pseudonyms.load(None, db).of("telegram", "42").encode()
+
+        with ThreadPoolExecutor(8) as pool:
+            keys = list(pool.map(lambda _: starting(), range(8)))  # none finds a half-written secret
+        assert len(set(keys)) == 1
+        assert [f.name for f in tmp_path.iterdir() if f.name.startswith(db.name)] == [secret_path(db).name]
+
+
 async def test_bot_secret_takes_the_place_of_the_file_and_a_wrong_one_is_refused(tmp_path: Path):
     db = tmp_path / "s.sqlite3"
     store = await SessionStore.open(db, secret="a" * 64)
