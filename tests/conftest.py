@@ -45,10 +45,30 @@ def pg_cluster() -> Iterator[Cluster | None]:
         cluster.stop()
 
 
+_nginx_missing: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def nginx() -> str:
+    """The nginx binary, for the test of the deployment's proxy (deploy/nginx.conf): skipped
+    where none is installed, and said in capitals; ORIENTA_REQUIRE_NGINX=1 (CI) fails instead."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    if found is None:
+        why = "nginx is not installed (Debian: apt install nginx-light)"
+        if os.environ.get("ORIENTA_REQUIRE_NGINX"):
+            pytest.fail(f"ORIENTA_REQUIRE_NGINX is set, but {why}", pytrace=False)
+        _nginx_missing.append(why)
+        pytest.skip(why)
+    return found
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     if _pg_missing:
         terminalreporter.section("POSTGRESQL TESTS SKIPPED", sep="!", red=True, bold=True)
         terminalreporter.write_line(f"The store's PostgreSQL tests did not run: {_pg_missing[0]}.", red=True)
+    if _nginx_missing:
+        terminalreporter.section("PROXY TEST SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(f"The test of deploy/nginx.conf did not run: {_nginx_missing[0]}.", red=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -46,7 +46,8 @@ def text_of(body: dict) -> str:
 
 
 @contextlib.contextmanager
-def replicas(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterator[tuple[int, int]]:
+def replicas(command: Callable[[int], list[str]], env: dict[str, str]
+             ) -> Iterator[tuple[tuple[int, int], list[subprocess.Popen]]]:
     """Two processes of `python -m bot …`, each on its own port; stopped (and their logs
     checked for failed turns) on the way out."""
     ports = (free_port(), free_port())
@@ -58,7 +59,7 @@ def replicas(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterat
         while not all(listening(p) for p in ports):
             assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a process did not start"
             time.sleep(0.1)
-        yield ports
+        yield ports, procs
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGINT)
@@ -108,7 +109,7 @@ def test_two_whatsapp_processes_on_one_database_answer_200_families_each_answer_
         return out
 
     try:
-        with replicas(lambda port: ["whatsapp", "--port", str(port)], env) as ports:
+        with replicas(lambda port: ["whatsapp", "--port", str(port)], env) as (ports, _):
             interleaved(lambda f, s: post(ports[(f + s) % 2], payload(phones[f], s, STEPS[s]), "valid"))
             answers = settled(got)
     finally:
@@ -129,7 +130,7 @@ def test_two_telegram_webhook_processes_on_one_database_answer_200_users_each_an
         env = {"BOT_DB": db, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET}
         command = ["telegram", "--webhook", "https://bot.example.org/tg-hook", "--listen", "127.0.0.1", "--port"]
-        with replicas(lambda port: [*command, str(port)], env) as ports:
+        with replicas(lambda port: [*command, str(port)], env) as (ports, _):
             interleaved(lambda f, s: telegram_post(ports[(f + s) % 2], "tg-hook", updates[f][s], TELEGRAM_SECRET))
             answers = settled(api.sent_by_chat)  # type: ignore[arg-type]
     assert expected[-1].count(RESULT) == 1
