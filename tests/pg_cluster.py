@@ -89,6 +89,16 @@ class Cluster:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def restart(self) -> bool:
+        """Restart the server (as an upgrade or a failover does): every connection to it is
+        cut. False for a server given by ORIENTA_TEST_PG, which is not ours to restart."""
+        if self.folder is None or self._bin is None:
+            return False
+        subprocess.run([*self._run_as, str(self._bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast",
+                        "-w", "-t", "60", "-l", str(self.folder / "log"), "restart"],
+                       check=True, capture_output=True, timeout=120)
+        return True
+
     def stop(self) -> None:
         if self.folder is None or self._bin is None:
             return

@@ -200,6 +200,33 @@ async def test_a_postgresql_database_kept_under_another_secret_is_refused(db, op
         await SessionStore.open(db)
 
 
+async def test_a_restarted_postgresql_server_costs_the_families_nothing(res, pg_cluster):
+    """After a restart every pooled connection is dead; the turns that find one so are run again
+    on another, and none fails (nor gets a family an apology)."""
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL: no server can start here (see the summary)")
+    url = pg_cluster.database()
+    store = await SessionStore.open(url, secret=TEST_SECRET)
+    conversation = Conversation(res, store, lambda: TODAY)
+    try:
+        await asyncio.gather(*(store.engine.fetch("SELECT pg_sleep(0.3)") for _ in range(sessions_pool_size())))
+        if not pg_cluster.restart():
+            pytest.skip("a server given by ORIENTA_TEST_PG is not restarted")
+        turns = await asyncio.gather(*(conversation.handle("telegram", f"u{n}", Command("start"), once=f"k{n}")
+                                       for n in range(3 * sessions_pool_size())), return_exceptions=True)
+        assert [t for t in turns if isinstance(t, BaseException)] == []
+        assert all(turns)  # each family got the greeting
+    finally:
+        await store.close()
+        pg_cluster.drop(url)
+
+
+def sessions_pool_size() -> int:
+    from bot.store.postgres import POOL_SIZE
+
+    return POOL_SIZE
+
+
 async def test_a_postgresql_server_that_cannot_be_reached_is_one_line_without_the_password():
     with pytest.raises(StoreError) as failure:
         await SessionStore.open("postgresql://orienta:hunter2secret@127.0.0.1:1/orienta", secret=TEST_SECRET)

@@ -10,6 +10,7 @@ BOT_SECRET: it is required here, since there is no file beside the database to k
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -57,25 +58,41 @@ class PostgresEngine:
         return Done(rows, cursor.rowcount)
 
     async def transaction(self, work: Callable[[], Work[T]]) -> T:
+        """The work in one transaction on a pooled connection. After a server restart every
+        pooled connection is dead, and each is found so only at its next use: a transaction
+        whose connection proves dead before any statement has answered did nothing, and is
+        run again on another (up to once per pooled connection), so that a restart costs the
+        families nothing rather than an apology for each connection the pool held."""
         import psycopg
 
-        try:
-            async with self._pool.connection() as conn:
-                try:
-                    async with conn.transaction():
-                        steps = work()
-                        try:
-                            statement = next(steps)
-                            while True:
-                                statement = steps.send(await self._step(conn, statement))
-                        except StopIteration as stop:
-                            return stop.value
-                except Rollback as undo:
-                    return undo.value  # type: ignore[return-value]
-        except (psycopg.OperationalError, _timeout()) as exc:
-            raise StoreDown(f"the database at {self.where} cannot be reached ({_reason(exc)})") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"the database at {self.where} refused a statement ({_reason(exc)})") from None
+        for attempt in itertools.count():
+            used: list[Any] = []  # the connection, while no statement has answered
+            try:
+                return await self._once(work, used)
+            except (psycopg.OperationalError, _timeout()) as exc:
+                if used and used[0].broken and attempt < POOL_SIZE:
+                    continue
+                raise StoreDown(f"the database at {self.where} cannot be reached ({_reason(exc)})") from None
+            except psycopg.Error as exc:
+                raise StoreError(f"the database at {self.where} refused a statement ({_reason(exc)})") from None
+        raise AssertionError("unreachable")
+
+    async def _once(self, work: Callable[[], Work[T]], used: list[Any]) -> T:
+        async with self._pool.connection() as conn:
+            used.append(conn)
+            try:
+                async with conn.transaction():
+                    steps = work()
+                    try:
+                        statement = next(steps)
+                        while True:
+                            done = await self._step(conn, statement)
+                            used.clear()  # a statement has answered: from here a failure is not retried
+                            statement = steps.send(done)
+                    except StopIteration as stop:
+                        return stop.value
+            except Rollback as undo:
+                return undo.value  # type: ignore[return-value]
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self.transaction(lambda: _rows(Sql(sql, params)))
