@@ -22,7 +22,7 @@ from tests.fake_graph import SECRET, FakeGraph, free_port, listening, post
 from tests.telegram_fakes import TOKEN, Updates
 from tests.test_replicas import RESULT, ROWS, STEPS, payload, replicas, text_of
 from tests.test_telegram_process import SECRET as TELEGRAM_SECRET
-from tests.test_telegram_process import expected_texts
+from tests.test_telegram_process import dedup, expected_texts
 from tests.test_telegram_process import post as telegram_post
 
 FAMILIES = 60  # on each platform
@@ -120,14 +120,9 @@ def test_two_replicas_behind_the_shipped_proxy_answer_every_family_when_one_host
     assert set(codes) == {200}, codes  # the proxy took every call to the replica still alive
     first = wa[phones[0]]
     assert sum(RESULT in t for t in first) == 1 and len(first) >= len(STEPS), first
-    assert [p for p in phones if _once(wa[p]) != first] == []
-    assert [u.user["id"] for u in users if _once(tg.get(u.user["id"], [])) != expected] == []
+    assert [p for p in phones if dedup(wa[p]) != first] == []
+    assert [u.user["id"] for u in users if dedup(tg.get(u.user["id"], [])) != expected] == []
     # A reply whose send was under way at the kill may arrive twice (no platform has an
     # idempotent send): at most one per family then writing.
     assert sum(len(wa[p]) - len(first) for p in phones) <= AT_ONCE
     assert sum(len(tg[u.user["id"]]) - len(expected) for u in users) <= AT_ONCE
-
-
-def _once(texts: list[str]) -> list[str]:
-    """The same message twice in a row counted once (a send repeated after the kill)."""
-    return [t for i, t in enumerate(texts) if i == 0 or texts[i - 1] != t]

@@ -15,6 +15,7 @@ from bot.conversation import Conversation
 from bot.dialogs.model import Command, Effect, Session, Text
 from bot.outbox import Outbox
 from bot.store import Lease, Queued, SessionStore, StoreError, is_url, sessions
+from bot.store.postgres import POOL_SIZE
 from bot.store.schema import LATEST
 from tests.conftest import TEST_SECRET, TODAY
 
@@ -209,22 +210,16 @@ async def test_a_restarted_postgresql_server_costs_the_families_nothing(res, pg_
     store = await SessionStore.open(url, secret=TEST_SECRET)
     conversation = Conversation(res, store, lambda: TODAY)
     try:
-        await asyncio.gather(*(store.engine.fetch("SELECT pg_sleep(0.3)") for _ in range(sessions_pool_size())))
+        await asyncio.gather(*(store.engine.fetch("SELECT pg_sleep(0.3)") for _ in range(POOL_SIZE)))
         if not pg_cluster.restart():
             pytest.skip("a server given by ORIENTA_TEST_PG is not restarted")
         turns = await asyncio.gather(*(conversation.handle("telegram", f"u{n}", Command("start"), once=f"k{n}")
-                                       for n in range(3 * sessions_pool_size())), return_exceptions=True)
+                                       for n in range(3 * POOL_SIZE)), return_exceptions=True)
         assert [t for t in turns if isinstance(t, BaseException)] == []
         assert all(turns)  # each family got the greeting
     finally:
         await store.close()
         pg_cluster.drop(url)
-
-
-def sessions_pool_size() -> int:
-    from bot.store.postgres import POOL_SIZE
-
-    return POOL_SIZE
 
 
 async def test_a_postgresql_server_that_cannot_be_reached_is_one_line_without_the_password():

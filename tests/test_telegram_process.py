@@ -242,7 +242,7 @@ def test_random_kills_lose_no_answer_and_keep_each_users_order(tmp_path: Path):
 
             def complete() -> bool:
                 got = api.sent_by_chat()
-                return all(_dedup(got.get(u.user["id"], [])) == expected for u in users)
+                return all(dedup(got.get(u.user["id"], [])) == expected for u in users)
 
             assert api.wait_for(complete, timeout=60), "some answers never arrived"
         finally:
@@ -253,7 +253,7 @@ def test_random_kills_lose_no_answer_and_keep_each_users_order(tmp_path: Path):
     assert doubles <= 4 * len(users)  # at most one send in flight per user at each kill (per-user outbox)
 
 
-def _dedup(texts: list[str]) -> list[str]:
+def dedup(texts: list[str]) -> list[str]:
     """The same message twice in a row counted once (a send repeated after a kill)."""
     return [t for i, t in enumerate(texts) if i == 0 or texts[i - 1] != t]
 
